@@ -1,0 +1,133 @@
+# uhw — build, test, run. See README.md.
+#
+#   make               build build/uhw, build/libuhw.a, build/workers/*
+#   make run           build, then serve contrib/pools.yaml in the foreground
+#   make test          unit tests (cmocka) + end-to-end tests (bats); SANITIZE=1 for ASan/UBSan
+#   make bench         wrk against the example pools (loopback, bounded in time)
+#   make deps          install missing Debian packages (or print the command when not root)
+#   make install PREFIX=/usr/local
+
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+B := build/asan
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+B := build
+SAN_FLAGS :=
+endif
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+# Packages the build needs (pkg-config names) and the libraries h2o needs beside itself.
+PKGS := libh2o-evloop libprotobuf-c yaml-0.1 jansson
+H2O_EXTRA_LIBS := -lssl -lcrypto -lpthread
+
+OPT ?= -O2
+CFLAGS_COMMON := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
+	-DH2O_USE_LIBUV=0 -D_GNU_SOURCE -I$(B)/gen -Iproto -Isupervisor -Iworkers $(SAN_FLAGS)
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = $(CFLAGS_COMMON) $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
+
+# Debian packages: to build and test, and (bench) to benchmark.
+DEBS_BUILD := make gcc libc6-dev pkg-config libh2o-evloop-dev libssl-dev \
+	libprotobuf-c-dev protobuf-c-compiler libyaml-dev libjansson-dev
+DEBS_TEST := libcmocka-dev bats bats-assert bats-support curl procps python3 python3-protobuf \
+	protobuf-compiler
+DEBS_BENCH := wrk
+DEBS := $(DEBS_BUILD) $(DEBS_TEST) $(DEBS_BENCH)
+
+PROTO_C := $(B)/gen/uhw.pb-c.c
+PROTO_H := $(B)/gen/uhw.pb-c.h
+
+SUP_SRCS := $(wildcard supervisor/*.c)
+CMD_SRCS := $(wildcard cmd/*.c)
+# Objects shared by uhw and the unit tests.
+CORE_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(SUP_SRCS) proto/frame.c) $(B)/obj/gen/uhw.pb-c.o
+UHW_OBJS := $(CORE_OBJS) $(patsubst %.c,$(B)/obj/%.o,$(CMD_SRCS))
+LIBUHW_OBJS := $(B)/obj/workers/libuhw.o $(B)/obj/proto/frame.o $(B)/obj/gen/uhw.pb-c.o
+EXAMPLES := $(patsubst workers/examples/%.c,$(B)/workers/%,$(wildcard workers/examples/*.c))
+UNIT_SRCS := $(wildcard test/unit/test_*.c)
+UNIT_BINS := $(patsubst test/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+
+.PHONY: all deps run test unit e2e bench chaos install clean
+# Keep intermediate objects (pattern chains would delete them and rebuild every time).
+.SECONDARY:
+.DEFAULT_GOAL := all
+
+all: $(B)/uhw $(B)/libuhw.a $(EXAMPLES)
+
+$(PROTO_C) $(PROTO_H): proto/uhw.proto
+	@mkdir -p $(B)/gen
+	protoc-c --c_out=$(B)/gen -Iproto proto/uhw.proto
+
+$(B)/obj/gen/uhw.pb-c.o: $(PROTO_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -c $< -o $@
+
+# Every object waits for the generated header; -MMD tracks the rest.
+$(B)/obj/%.o: %.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/uhw: $(UHW_OBJS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(H2O_EXTRA_LIBS) -lm
+
+$(B)/libuhw.a: $(LIBUHW_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/workers/%: $(B)/obj/workers/examples/%.o $(B)/libuhw.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(B)/libuhw.a $(shell $(PKG_CONFIG) --libs libprotobuf-c jansson 2>/dev/null) -lm
+
+# Each unit test links only the modules it tests, so one module can be tested while
+# another is half-written. List them here: UNIT_DEPS_test_NAME := objects under $(B)/obj.
+UNIT_DEPS_test_frame := proto/frame.o gen/uhw.pb-c.o
+UNIT_DEPS_test_config := supervisor/config.o
+UNIT_DEPS_test_helpers := cmd/helpers.o proto/frame.o gen/uhw.pb-c.o
+UNIT_DEPS_test_libuhw := workers/libuhw.o proto/frame.o gen/uhw.pb-c.o
+UNIT_DEPS_test_policy := supervisor/policy.o
+
+.SECONDEXPANSION:
+$(B)/tests/%: $(B)/obj/test/unit/%.o $$(addprefix $(B)/obj/,$$(UNIT_DEPS_$$*))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(H2O_EXTRA_LIBS) $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null) -lm
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------- dependencies
+
+# Installs the missing Debian packages when root, else prints the command to run.
+deps:
+	@UHW_DEBS="$(DEBS)" sh test/deps.sh
+
+# ---------------------------------------------------------------- run, test, bench
+
+run: deps all
+	$(B)/uhw serve contrib/pools.yaml
+
+test: deps all $(UNIT_BINS)
+	@UHW_BUILD=$(abspath $(B)) SANITIZE=$(SANITIZE) bash test/run.sh
+
+# Subsets, for quick iteration: `make unit`, `make e2e T=test/e2e/serve.bats`.
+unit: all $(UNIT_BINS)
+	@UHW_BUILD=$(abspath $(B)) UHW_ONLY=unit bash test/run.sh
+e2e: all
+	@UHW_BUILD=$(abspath $(B)) UHW_ONLY=e2e UHW_BATS="$(T)" bash test/run.sh
+
+bench: deps all
+	@UHW_BUILD=$(abspath $(B)) bash test/bench.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(PREFIX)/share/uhw
+	install -m 0755 $(B)/uhw $(DESTDIR)$(PREFIX)/bin/uhw
+	install -m 0644 $(B)/libuhw.a $(DESTDIR)$(PREFIX)/lib/libuhw.a
+	install -m 0644 workers/libuhw.h $(DESTDIR)$(PREFIX)/include/libuhw.h
+	install -m 0644 proto/uhw.proto $(DESTDIR)$(PREFIX)/share/uhw/uhw.proto
+
+clean:
+	rm -rf build

@@ -1,0 +1,143 @@
+/*
+ * log.c — see log.h.
+ */
+#include "log.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct {
+    int journal;          /* JOURNAL_STREAM set: "<N>" prefixes, no timestamps */
+    log_level_t min_level;
+} logcfg = {0, LOG_INFO};
+
+static const char *const level_names[] = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"};
+/* syslog priorities: debug 7, info 6, warning 4, err 3, crit 2 */
+static const int level_syslog[] = {7, 6, 4, 3, 2};
+
+void log_init(void)
+{
+    logcfg.journal = getenv("JOURNAL_STREAM") != NULL;
+    const char *lvl = getenv("UHW_LOG_LEVEL");
+    int l = lvl != NULL ? log_level_parse(lvl) : -1;
+    logcfg.min_level = l >= 0 ? (log_level_t)l : LOG_INFO;
+}
+
+int log_enabled(log_level_t level)
+{
+    return level >= logcfg.min_level;
+}
+
+const char *log_level_name(log_level_t level)
+{
+    return (unsigned)level <= LOG_CRITICAL ? level_names[level] : "INFO";
+}
+
+int log_level_parse(const char *s)
+{
+    for (int i = 0; i <= LOG_CRITICAL; ++i)
+        if (strcasecmp(s, level_names[i]) == 0)
+            return i;
+    if (strcasecmp(s, "warn") == 0)
+        return LOG_WARNING;
+    return -1;
+}
+
+/* Formats the line prefix into buf; returns its length. */
+static size_t format_prefix(char *buf, size_t sz, log_level_t level, const char *who)
+{
+    int n;
+    if (logcfg.journal) {
+        n = snprintf(buf, sz, "<%d>%s ", level_syslog[level], log_level_name(level));
+    } else {
+        struct timeval tv;
+        struct tm tm;
+        gettimeofday(&tv, NULL);
+        gmtime_r(&tv.tv_sec, &tm);
+        n = snprintf(buf, sz, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000), log_level_name(level));
+    }
+    if (who != NULL && (size_t)n < sz)
+        n += snprintf(buf + n, sz - (size_t)n, "[%s] ", who);
+    return (size_t)n < sz ? (size_t)n : sz - 1;
+}
+
+/* Appends text to line[pos..] making control characters visible; returns the new length. */
+static size_t append_printable(char *line, size_t pos, size_t cap, const char *text, size_t len)
+{
+    for (size_t i = 0; i < len && pos + 5 < cap; ++i) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '\n' || c == '\r') {
+            line[pos++] = ' ';
+        } else if (c == '\t' || c >= 0x20) {
+            line[pos++] = (char)c; /* UTF-8 bytes pass through */
+        } else {
+            pos += (size_t)snprintf(line + pos, cap - pos, "\\x%02x", c);
+        }
+    }
+    return pos;
+}
+
+static void emit(log_level_t level, const char *who, const char *text, size_t len)
+{
+    char line[8192];
+    size_t pos = format_prefix(line, sizeof(line), level, who);
+    pos = append_printable(line, pos, sizeof(line) - 1, text, len);
+    line[pos++] = '\n';
+    /* One write per line; a failed log write has nowhere to be reported. */
+    ssize_t w = write(STDERR_FILENO, line, pos);
+    (void)w;
+}
+
+void log_msg(log_level_t level, const char *who, const char *fmt, ...)
+{
+    if (!log_enabled(level))
+        return;
+    char msg[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    emit(level, who, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+}
+
+void log_raw(log_level_t level, const char *who, const char *text, size_t len)
+{
+    if (log_enabled(level))
+        emit(level, who, text, len);
+}
+
+char *log_excerpt(char *out, size_t outsz, const void *p, size_t len, size_t max)
+{
+    const unsigned char *s = p;
+    size_t pos = 0, n = len < max ? len : max;
+    if (outsz < 8) {
+        if (outsz > 0)
+            out[0] = '\0';
+        return out;
+    }
+    out[pos++] = '\'';
+    for (size_t i = 0; i < n && pos + 8 < outsz; ++i) {
+        unsigned char c = s[i];
+        if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\')
+            out[pos++] = (char)c;
+        else if (c == '\n')
+            pos += (size_t)snprintf(out + pos, outsz - pos, "\\n");
+        else
+            pos += (size_t)snprintf(out + pos, outsz - pos, "\\x%02x", c);
+    }
+    if (n < len && pos + 4 < outsz)
+        pos += (size_t)snprintf(out + pos, outsz - pos, "…");
+    out[pos++] = '\'';
+    out[pos] = '\0';
+    return out;
+}

@@ -1,0 +1,41 @@
+/*
+ * log.h — the supervisor's log: one line per event on stderr.
+ *
+ *   2026-11-21T10:00:00.123Z ERROR [api#2 pid=123] message
+ *
+ * Under systemd (JOURNAL_STREAM set) lines carry a "<N>" syslog priority prefix
+ * instead of the timestamp, so journald records the level. Each line is written
+ * with one write(2) so lines from the supervisor never interleave mid-line.
+ */
+#ifndef UHW_LOG_H
+#define UHW_LOG_H
+
+#include <stddef.h>
+
+/* Same numbering as the protocol's Log.Level. */
+typedef enum log_level {
+    LOG_DEBUG = 0,
+    LOG_INFO = 1,
+    LOG_WARNING = 2,
+    LOG_ERROR = 3,
+    LOG_CRITICAL = 4,
+} log_level_t;
+
+/* Reads JOURNAL_STREAM and UHW_LOG_LEVEL (debug|info|warning|error|critical, default info). */
+void log_init(void);
+int log_enabled(log_level_t level);
+const char *log_level_name(log_level_t level);
+/* Parses "debug".."critical" (any case); returns -1 if unknown. */
+int log_level_parse(const char *s);
+
+/* Logs one line. `who` is the bracketed source ("api#2 pid=123") or NULL for the supervisor.
+ * Newlines inside the message are replaced so one call is always one line. */
+void log_msg(log_level_t level, const char *who, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Logs `len` bytes as they are (a worker's stderr line or Log message), made printable. */
+void log_raw(log_level_t level, const char *who, const char *text, size_t len);
+
+/* Writes a printable, quoted excerpt of [p, p+len) into out: at most `max` input bytes,
+ * non-printable bytes as \xNN, "…" when cut. Returns out. */
+char *log_excerpt(char *out, size_t outsz, const void *p, size_t len, size_t max);
+
+#endif

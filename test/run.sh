@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs the unit tests (cmocka, TAP output) and the end-to-end tests (bats, TAP),
+# shows their output, and ends with one line: "N passed, N failed".
+# Environment: UHW_BUILD (build dir, absolute), UHW_ONLY=unit|e2e, UHW_BATS (bats files).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+: "${UHW_BUILD:?UHW_BUILD must name the build directory}"
+export UHW_BUILD
+passed=0 failed=0
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+
+count() { # reads TAP on stdin, echoes it, adds to the totals
+    while IFS= read -r line; do
+        printf '%s\n' "$line"
+        case "$line" in
+            "not ok "*) failed=$((failed + 1)) ;;
+            "ok "*) passed=$((passed + 1)) ;;
+        esac
+    done
+}
+
+if [ "${UHW_ONLY:-}" != e2e ]; then
+    for t in "$UHW_BUILD"/tests/test_*; do
+        [ -x "$t" ] || continue
+        echo "# unit: $(basename "$t")"
+        CMOCKA_MESSAGE_OUTPUT=TAP "$t" >"$log" 2>&1
+        rc=$?
+        count <"$log"
+        # A crash before cmocka prints its plan must still count as a failure.
+        if [ $rc -ne 0 ] && ! grep -q '^not ok' "$log"; then
+            echo "not ok - $(basename "$t") exited with status $rc"; failed=$((failed + 1))
+        fi
+    done
+fi
+
+if [ "${UHW_ONLY:-}" != unit ]; then
+    files=${UHW_BATS:-test/e2e/*.bats}
+    # shellcheck disable=SC2086
+    if ls $files >/dev/null 2>&1; then
+        # Streamed, so a slow suite shows progress as it goes.
+        count < <(bats --tap $files 2>&1)
+    fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
