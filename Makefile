@@ -25,7 +25,7 @@ H2O_EXTRA_LIBS := -lssl -lcrypto -lpthread
 
 OPT ?= -O2
 CFLAGS_COMMON := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
-	-DH2O_USE_LIBUV=0 -D_GNU_SOURCE -I$(B)/gen -Iproto -Isupervisor -Iworkers $(SAN_FLAGS)
+	-DH2O_USE_LIBUV=0 -D_GNU_SOURCE -I$(B)/gen -Iproto -Isupervisor -Iworkers -Icmd $(SAN_FLAGS)
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(CFLAGS_COMMON) $(PKG_CFLAGS) $(CFLAGS)

@@ -596,7 +596,8 @@ static int validate_head(uint32_t *status, Uhw__V1__Header **hs, size_t n, char 
     return 0;
 }
 
-/* Copies status and headers into h2o's response. Content-Length is h2o's business. */
+/* Copies status and headers into h2o's response, in the request's memory pool: h2o writes
+ * them out after the frame they came in is freed. Content-Length is h2o's business. */
 static void set_head(h2o_req_t *req, uint32_t status, Uhw__V1__Header **hs, size_t n)
 {
     req->res.status = (int)status;
@@ -605,8 +606,9 @@ static void set_head(h2o_req_t *req, uint32_t status, Uhw__V1__Header **hs, size
         const char *name = hs[i]->name;
         if (strcmp(name, "content-length") == 0)
             continue;
-        h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 1, NULL,
-                              (const char *)hs[i]->value.data, hs[i]->value.len);
+        h2o_iovec_t nm = h2o_strdup(&req->pool, name, strlen(name));
+        h2o_iovec_t v = h2o_strdup(&req->pool, (const char *)hs[i]->value.data, hs[i]->value.len);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, nm.base, nm.len, 1, NULL, v.base, v.len);
     }
 }
 
@@ -617,7 +619,7 @@ static void send_response(request_t *r, Uhw__V1__FromWorker *m)
     r->state = RQ_DONE;
     uncount_pending(r);
     timers_cancel(&r->srv->timers, &r->timer);
-    r->held = m; /* h2o points into its headers and body until the request is disposed of */
+    r->held = m; /* h2o points into its body until the request is disposed of */
     set_head(req, resp->status, resp->headers, resp->n_headers);
     req->res.content_length = resp->body.len;
     server_count_status(r->srv, (int)resp->status);

@@ -46,7 +46,7 @@ struct request {
     uint64_t deadline;          /* accepted_at + pool timeout, pushed back by KeepAlive */
     /* the response */
     h2o_generator_t gen;
-    Uhw__V1__FromWorker *held;  /* decoded Response whose headers and body h2o points into */
+    Uhw__V1__FromWorker *held;  /* decoded Response whose body h2o points into */
     frame_buf_t pending;        /* stream bytes not yet given to h2o */
     frame_buf_t sending;        /* stream bytes h2o is sending (valid until proceed) */
     int h2o_busy;               /* an h2o_send is outstanding: wait for proceed */

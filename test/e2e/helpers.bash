@@ -85,7 +85,7 @@ tagged_pids() {
     local p
     for p in /proc/[0-9]*; do
         [ "${p#/proc/}" = "$$" ] && continue
-        if tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qx "UHW_TEST_TAG=$TAG"; then
+        if tr "\\0" "\\n" 2>/dev/null <"$p/environ" | grep -qx "UHW_TEST_TAG=$TAG"; then
             # zombies are not processes left behind if their parent is gone; they are if it isn't
             echo "${p#/proc/}"
         fi
@@ -121,4 +121,16 @@ teardown() {
 # curl with bounded time; extra args pass through.
 hc() {
     curl -sS --max-time 30 "$@"
+}
+
+# Polls `uhw status` until its compact JSON matches PATTERN (grep -E); bounded.
+wait_until_status() {
+    local pattern=$1 deadline=$((SECONDS + ${2:-30}))
+    while ((SECONDS < deadline)); do
+        "$UHW" status -s "$SOCK" --compact 2>/dev/null | grep -Eq -- "$pattern" && return 0
+        sleep 0.05
+    done
+    echo "status never matched $pattern; last status:" >&2
+    "$UHW" status -s "$SOCK" --compact >&2
+    return 1
 }
