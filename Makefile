@@ -17,6 +17,15 @@ SAN_FLAGS :=
 endif
 
 CC ?= cc
+# `make V=1` shows full command lines.
+V ?= 0
+ifeq ($(V),1)
+Q :=
+SAY := @true
+else
+Q := @
+SAY := @printf '  %-6s %s\n'
+endif
 PKG_CONFIG ?= pkg-config
 PREFIX ?= /usr/local
 # Packages the build needs (pkg-config names) and the libraries h2o needs beside itself.
@@ -61,27 +70,33 @@ all: $(B)/uhw $(B)/libuhw.a $(EXAMPLES)
 
 $(PROTO_C) $(PROTO_H): proto/uhw.proto
 	@mkdir -p $(B)/gen
-	protoc-c --c_out=$(B)/gen -Iproto proto/uhw.proto
+	$(SAY) PROTOC $<
+	$(Q)protoc-c --c_out=$(B)/gen -Iproto proto/uhw.proto
 
 $(B)/obj/gen/uhw.pb-c.o: $(PROTO_C)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -c $< -o $@
+	$(SAY) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -c $< -o $@
 
 # Every object waits for the generated header; -MMD tracks the rest.
 $(B)/obj/%.o: %.c $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	$(SAY) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(B)/uhw: $(UHW_OBJS)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(H2O_EXTRA_LIBS) -lm
+	$(SAY) LINK $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(H2O_EXTRA_LIBS) -lm
 
 $(B)/libuhw.a: $(LIBUHW_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(SAY) AR $@
+	$(Q)ar rcs $@ $^
 
 $(B)/workers/%: $(B)/obj/workers/examples/%.o $(B)/libuhw.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(B)/libuhw.a $(shell $(PKG_CONFIG) --libs libprotobuf-c jansson 2>/dev/null) -lm
+	$(SAY) LINK $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(B)/libuhw.a $(shell $(PKG_CONFIG) --libs libprotobuf-c jansson 2>/dev/null) -lm
 
 # Each unit test links only the modules it tests, so one module can be tested while
 # another is half-written. List them here: UNIT_DEPS_test_NAME := objects under $(B)/obj.
@@ -94,7 +109,8 @@ UNIT_DEPS_test_policy := supervisor/policy.o
 .SECONDEXPANSION:
 $(B)/tests/%: $(B)/obj/test/unit/%.o $$(addprefix $(B)/obj/,$$(UNIT_DEPS_$$*))
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(H2O_EXTRA_LIBS) $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null) -lm
+	$(SAY) LINK $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(H2O_EXTRA_LIBS) $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null) -lm
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 

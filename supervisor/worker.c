@@ -702,13 +702,13 @@ void worker_on_exit(worker_t *w, int status)
     describe_exit(w, status, &ei);
     uint64_t lived = now_ms() - w->spawned_mono;
     if (w->planned_stop && w->kill_reason == NULL)
-        log_msg(LOG_INFO, w->who, "stopped (%s) after %llu.%03llus, %llu requests", ei.detail,
+        log_msg(LOG_INFO, w->who, "stopped (%s) after %llu.%03llus, %llu request%s", ei.detail,
                 (unsigned long long)(lived / 1000), (unsigned long long)(lived % 1000),
-                (unsigned long long)w->requests);
+                (unsigned long long)w->requests, w->requests == 1 ? "" : "s");
     else
-        log_msg(LOG_ERROR, w->who, "worker exited unexpectedly: %s, after %llu.%03llus and %llu requests", ei.detail,
+        log_msg(LOG_ERROR, w->who, "worker exited unexpectedly: %s, after %llu.%03llus and %llu request%s", ei.detail,
                 (unsigned long long)(lived / 1000), (unsigned long long)(lived % 1000),
-                (unsigned long long)w->requests);
+                (unsigned long long)w->requests, w->requests == 1 ? "" : "s");
     if (w->kill_reason == NULL)
         dispatch_fail_worker(w, 500, &ei);
     w->state = WS_EXITED;
