@@ -44,7 +44,7 @@ LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
 DEBS_BUILD := make gcc libc6-dev pkg-config libh2o-evloop-dev libssl-dev \
 	libprotobuf-c-dev protobuf-c-compiler libyaml-dev libjansson-dev
 DEBS_TEST := libcmocka-dev bats bats-assert bats-support curl procps python3 python3-protobuf \
-	protobuf-compiler
+	protobuf-compiler chromium
 DEBS_BENCH := wrk
 DEBS := $(DEBS_BUILD) $(DEBS_TEST) $(DEBS_BENCH)
 

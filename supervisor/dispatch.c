@@ -292,6 +292,13 @@ static void send_cancel(request_t *r, Uhw__V1__Cancel__Reason reason)
 static void make_tombstone(request_t *r, Uhw__V1__Cancel__Reason reason)
 {
     send_cancel(r, reason);
+    if (r->backpressured) {
+        /* Nobody will read what is buffered: let the worker's stdout flow again, or it stays
+         * blocked writing and never reads the Cancel. */
+        r->backpressured = 0;
+        worker_backpressure(r->worker, -1);
+    }
+    frame_buf_reset(&r->pending);
     r->tombstone = 1;
     r->state = RQ_DONE;
     uncount_pending(r);

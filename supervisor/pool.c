@@ -343,8 +343,11 @@ void pool_on_worker_exit(worker_t *w, const exit_info_t *ei)
     /* jitter in [-1, 1] */
     double jitter = (double)(rand() % 2001) / 1000.0 - 1.0;
     uint64_t delay = policy_backoff_ms(&pc->backoff, slot->failures, jitter);
-    log_msg(LOG_WARNING, NULL, "pool '%s': restarting worker %u %s%llu ms (restart %zu of %u within restart_window)",
-            pc->name, slot->id, delay == 0 ? "now" : "in ", (unsigned long long)delay, in_window + 1, pc->max_restarts);
+    char when[48] = "now";
+    if (delay != 0)
+        snprintf(when, sizeof(when), "in %llu ms", (unsigned long long)delay);
+    log_msg(LOG_WARNING, NULL, "pool '%s': restarting worker %u %s (restart %zu of %u within restart_window)", pc->name,
+            slot->id, when, in_window + 1, pc->max_restarts);
     if (delay == 0)
         slot_spawn(slot);
     else
