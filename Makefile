@@ -29,7 +29,7 @@ endif
 PKG_CONFIG ?= pkg-config
 PREFIX ?= /usr/local
 # Packages the build needs (pkg-config names) and the libraries h2o needs beside itself.
-PKGS := libh2o-evloop libprotobuf-c yaml-0.1 jansson
+PKGS := libh2o-evloop libprotobuf-c yaml-0.1 jansson libsystemd
 H2O_EXTRA_LIBS := -lssl -lcrypto -lpthread
 
 OPT ?= -O2
@@ -42,9 +42,9 @@ LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
 
 # Debian packages: to build and test, and (bench) to benchmark.
 DEBS_BUILD := make gcc libc6-dev pkg-config libh2o-evloop-dev libssl-dev \
-	libprotobuf-c-dev protobuf-c-compiler libyaml-dev libjansson-dev
+	libprotobuf-c-dev protobuf-c-compiler libyaml-dev libjansson-dev libsystemd-dev
 DEBS_TEST := libcmocka-dev bats bats-assert bats-support curl procps python3 python3-protobuf \
-	protobuf-compiler chromium
+	protobuf-compiler chromium openssl prometheus
 DEBS_BENCH := wrk
 DEBS := $(DEBS_BUILD) $(DEBS_TEST) $(DEBS_BENCH)
 

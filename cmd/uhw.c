@@ -238,6 +238,9 @@ static int refused(const char *verb, const client_result_t *res)
     const char *reason = o != NULL ? json_string_value(json_object_get(o, "reason")) : NULL;
     fprintf(stderr, "uhw %s: refused (HTTP %d): %s%s%s\n", verb, res->status, error != NULL ? error : res->body,
             reason != NULL ? ": " : "", reason != NULL ? reason : "");
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(o, "errors"), i, e) fprintf(stderr, "%s\n", json_string_value(e));
     json_decref(o);
     return EXIT_RUNTIME;
 }
@@ -310,8 +313,14 @@ static int control_post(const char *verb, int argc, char **argv, int want_pool)
     else
         snprintf(path, sizeof(path), "/%s", verb);
     char *sock = resolve_socket(&a);
-    if (sock == NULL)
-        return EXIT_USAGE;
+    if (sock == NULL) {
+        if (strcmp(verb, "reload") != 0)
+            return EXIT_USAGE;
+        /* The file to reload is broken: that is a refusal, whatever the server would say. */
+        fprintf(stderr, "uhw reload: not reloaded: %s has errors; the server keeps its configuration\n",
+                a.config != NULL ? a.config : DEFAULT_CONFIG);
+        return EXIT_RUNTIME;
+    }
     client_result_t res;
     int rc = control_call(verb, sock, "POST", path, &res);
     free(sock);
@@ -323,6 +332,9 @@ static int control_post(const char *verb, int argc, char **argv, int want_pool)
         json_t *o = json_loads(res.body, 0, NULL);
         const char *result = o != NULL ? json_string_value(json_object_get(o, "result")) : NULL;
         printf("uhw %s: %s\n", verb, result != NULL ? result : "ok");
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(o, "changes"), i, c) printf("  %s\n", json_string_value(c));
         json_decref(o);
     }
     free(res.body);

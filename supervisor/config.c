@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <pwd.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -1823,6 +1824,24 @@ static void check_readable(const uhw_config_t *cfg, const cfg_listen_t *l, const
                        strerror(errno));
 }
 
+/* As root, a pool must name the user its workers run as (PHP-FPM's rule: root is never
+ * assumed); any named user must exist. */
+static void check_user(const uhw_config_t *cfg, const cfg_pool_t *p, cfg_errors_t *errs)
+{
+    if (p->user == NULL) {
+        if (geteuid() == 0)
+            cfg_errors_add(errs, cfg->path, p->pos,
+                           "pool '%s': uhw runs as root, so the pool must say which user its workers run as: "
+                           "add `user: www-data` (any unprivileged account), or `user: root` to run them as root",
+                           p->name);
+        return;
+    }
+    errno = 0;
+    if (getpwnam(p->user) == NULL)
+        cfg_errors_add(errs, cfg->path, p->pos, "pool '%s': user '%s' does not exist%s%s", p->name, p->user,
+                       errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+}
+
 size_t config_check_runtime(const uhw_config_t *cfg, const char *self_dir, cfg_errors_t *errs)
 {
     size_t before = errs->len;
@@ -1830,6 +1849,7 @@ size_t config_check_runtime(const uhw_config_t *cfg, const char *self_dir, cfg_e
         const cfg_pool_t *p = &cfg->pools[i];
         char what[96];
         check_command(cfg, p, self_dir, errs);
+        check_user(cfg, p, errs);
         snprintf(what, sizeof(what), "pool '%s': cwd", p->name);
         check_dir(cfg, p->cwd_pos, what, p->cwd, errs);
     }
@@ -1843,4 +1863,61 @@ size_t config_check_runtime(const uhw_config_t *cfg, const char *self_dir, cfg_e
         check_readable(cfg, &cfg->listen[i], "key", cfg->listen[i].tls_key, errs);
     }
     return errs->len - before;
+}
+
+/* ---------------------------------------------------------------- comparing pools (reload) */
+
+static int str_eq(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static int argv_eq(char *const *a, char *const *b)
+{
+    for (; *a != NULL && *b != NULL; ++a, ++b)
+        if (strcmp(*a, *b) != 0)
+            return 0;
+    return *a == NULL && *b == NULL;
+}
+
+static int kvs_eq(const cfg_kvs_t *a, const cfg_kvs_t *b)
+{
+    if (a->len != b->len)
+        return 0;
+    for (size_t i = 0; i < a->len; ++i)
+        if (strcmp(a->items[i].key, b->items[i].key) != 0 || strcmp(a->items[i].value, b->items[i].value) != 0)
+            return 0;
+    return 1;
+}
+
+static int routes_eq(const cfg_pool_t *a, const cfg_pool_t *b)
+{
+    if (a->nroutes != b->nroutes)
+        return 0;
+    for (size_t i = 0; i < a->nroutes; ++i)
+        if (strcmp(a->routes[i].text, b->routes[i].text) != 0)
+            return 0;
+    return 1;
+}
+
+unsigned config_pool_diff(const cfg_pool_t *a, const cfg_pool_t *b)
+{
+    unsigned d = 0;
+    if (!argv_eq(a->argv, b->argv) || a->shell != b->shell || !kvs_eq(&a->env, &b->env) ||
+        a->clear_env != b->clear_env || !str_eq(a->cwd, b->cwd) || !str_eq(a->user, b->user) ||
+        a->concurrency != b->concurrency)
+        d |= CFG_DIFF_PROCESS;
+    if (a->workers != b->workers)
+        d |= CFG_DIFF_SLOTS;
+    if (!kvs_eq(&a->settings, &b->settings))
+        d |= CFG_DIFF_SETTINGS;
+    if (!routes_eq(a, b) || a->timeout_ms != b->timeout_ms || a->stuck_timeout_ms != b->stuck_timeout_ms ||
+        a->ready_timeout_ms != b->ready_timeout_ms || a->max_restarts != b->max_restarts ||
+        a->restart_window_ms != b->restart_window_ms || a->degraded_retry_ms != b->degraded_retry_ms ||
+        memcmp(&a->backoff, &b->backoff, sizeof(a->backoff)) != 0 || a->max_requests != b->max_requests ||
+        a->max_requests_jitter != b->max_requests_jitter || a->max_rss != b->max_rss ||
+        a->queue_limit != b->queue_limit || a->max_frame != b->max_frame ||
+        a->graceful_timeout_ms != b->graceful_timeout_ms || a->kill_timeout_ms != b->kill_timeout_ms)
+        d |= CFG_DIFF_LIVE;
+    return d;
 }

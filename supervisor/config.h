@@ -144,9 +144,21 @@ void config_free(uhw_config_t *cfg);
 
 /* Checks what can only be checked on this machine: each pool's command exists and is
  * executable (searched on PATH with `self_dir` first, as the workers will see it), each
- * pool's cwd is a directory, static dirs exist, TLS files are readable. Appends errors;
- * returns how many it added. `self_dir` is the directory of the running uhw, or NULL. */
+ * pool's cwd is a directory, static dirs exist, TLS files are readable, each `user` exists,
+ * and — when uhw runs as root — every pool says which user its workers run as (`user: root`
+ * included: root is never assumed). Appends errors; returns how many it added.
+ * `self_dir` is the directory of the running uhw, or NULL. */
 size_t config_check_runtime(const uhw_config_t *cfg, const char *self_dir, cfg_errors_t *errs);
+
+/* What differs between two versions of a pool, as far as a reload is concerned. */
+enum {
+    CFG_DIFF_PROCESS = 1,  /* command, env, cwd, user, concurrency: workers must be replaced */
+    CFG_DIFF_SLOTS = 2,    /* the number of workers */
+    CFG_DIFF_SETTINGS = 4, /* only sent to workers (Configure) */
+    CFG_DIFF_LIVE = 8,     /* routes, timeouts, limits, backoff...: read by the supervisor as it goes */
+};
+/* Returns a mask of CFG_DIFF_* (0 when the pools are the same). */
+unsigned config_pool_diff(const cfg_pool_t *a, const cfg_pool_t *b);
 
 /* Total worker count over all pools. */
 unsigned config_total_workers(const uhw_config_t *cfg);

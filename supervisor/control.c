@@ -9,7 +9,9 @@
 
 #include "dispatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
+#include "reload.h"
 #include "server.h"
 #include "status.h"
 
@@ -85,12 +87,45 @@ static int on_control_req(h2o_handler_t *self, h2o_req_t *req)
         respond_json(req, 200, json_pack("{s:s, s:s}", "result", "restarting", "pool", pool->cfg->name));
         return 0;
     }
-    if (path_is(path, "/reload")) {
-        respond_error(req, 501, "Not implemented", "reload is not available in this version of uhw", 0, 0);
+    if (path_is(path, "/metrics")) {
+        if (!is_method(req, "GET") && !is_method(req, "HEAD")) {
+            method_not_allowed(req, "GET");
+            return 0;
+        }
+        size_t len;
+        char *text = metrics_text(srv, &len);
+        req->res.status = 200;
+        req->res.reason = "OK";
+        req->res.content_length = len;
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("text/plain; version=0.0.4; charset=utf-8"));
+        h2o_send_inline(req, text, len);
+        free(text);
         return 0;
     }
-    respond_error(req, 404, "Not found", "control endpoints: GET /status, POST /stop, POST /pools/NAME/restart",
-                  0, 0);
+    if (path_is(path, "/reload")) {
+        if (!is_method(req, "POST")) {
+            method_not_allowed(req, "POST");
+            return 0;
+        }
+        reload_result_t res;
+        server_reload(srv, &res);
+        json_t *list = json_array();
+        cfg_errors_t *lines = res.applied ? &res.notes : &res.errors;
+        for (size_t i = 0; i < lines->len; ++i)
+            json_array_append_new(list, json_string(lines->items[i]));
+        if (res.applied)
+            respond_json(req, 200, json_pack("{s:s, s:o}", "result", "reloaded", "changes", list));
+        else
+            respond_json(req, 422, json_pack("{s:s, s:s, s:o}", "error", "Configuration not reloaded", "reason",
+                                             "the file has errors; the previous configuration stays in use", "errors",
+                                             list));
+        reload_result_free(&res);
+        return 0;
+    }
+    respond_error(req, 404, "Not found",
+                  "control endpoints: GET /status, GET /metrics, POST /reload, POST /stop, POST /pools/NAME/restart", 0,
+                  0);
     return 0;
 }
 

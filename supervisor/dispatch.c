@@ -207,11 +207,23 @@ void respond_error(h2o_req_t *req, int status, const char *error, const char *re
 }
 
 /* Rejected at admission: counted as "rejected" too. */
-static void reject(server_t *srv, h2o_req_t *req, int status, const char *error, const char *reason, int retry_after)
+static void reject(server_t *srv, pool_t *pool, h2o_req_t *req, int status, const char *error, const char *reason,
+                   int retry_after)
 {
     ++srv->counters.rejected;
+    ++pool->stats.rejected;
     server_count_status(srv, status);
+    pool_count_status(pool, status);
     respond_error(req, status, error, reason, retry_after, 0);
+}
+
+/* Counts the answer to `r` (server and pool) and, for a complete answer, how long it took. */
+static void count_answer(request_t *r, int status, int complete)
+{
+    server_count_status(r->srv, status);
+    pool_count_status(r->pool, status);
+    if (complete)
+        pool_observe_duration(r->pool, (double)(now_ms() - r->accepted_at) / 1000.0);
 }
 
 /* ---------------------------------------------------------------- request life */
@@ -271,7 +283,7 @@ static void answer_error(request_t *r, int status, const char *error, const char
     r->state = RQ_DONE;
     uncount_pending(r);
     timers_cancel(&r->srv->timers, &r->timer);
-    server_count_status(r->srv, status);
+    count_answer(r, status, 1);
     if (r->req != NULL)
         H2O_CALL(r, respond_error(r->req, status, error, reason, retry_after, r->id));
 }
@@ -344,31 +356,31 @@ void dispatch_submit(server_t *srv, pool_t *pool, h2o_req_t *req)
 
     if (pool->state == PS_DEGRADED) {
         snprintf(why, sizeof(why), "pool '%s' is degraded after repeated worker failures", pc->name);
-        reject(srv, req, 503, "Service unavailable", why, 0);
+        reject(srv, pool, req, 503, "Service unavailable", why, 0);
         return;
     }
     if (pool_alive(pool) == 0) {
         snprintf(why, sizeof(why), "pool '%s' has no running worker", pc->name);
-        reject(srv, req, 503, "No workers available", why, 1);
+        reject(srv, pool, req, 503, "No workers available", why, 1);
         return;
     }
     if (srv->pending >= cfg->max_pending) {
-        reject(srv, req, 503, "Too many requests", "max_pending reached", 1);
+        reject(srv, pool, req, 503, "Too many requests", "max_pending reached", 1);
         return;
     }
     int must_wait = !h2o_linklist_is_empty(&pool->queue) || pool_pick_worker(pool) == NULL;
     if (must_wait && pool->queued >= pc->queue_limit) {
         snprintf(why, sizeof(why), "pool '%s' has %zu requests waiting (queue_limit)", pc->name, pool->queued);
-        reject(srv, req, 503, "Queue full", why, 1);
+        reject(srv, pool, req, 503, "Queue full", why, 1);
         return;
     }
     if (req->entity.len > cfg->max_body) {
-        reject(srv, req, 413, "Request body too large", "max_body exceeded", 0);
+        reject(srv, pool, req, 413, "Request body too large", "max_body exceeded", 0);
         return;
     }
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     if (!utf8_valid((const unsigned char *)req->path.base, req->path.len)) {
-        reject(srv, req, 400, "Bad request", "the request target is not valid UTF-8", 0);
+        reject(srv, pool, req, 400, "Bad request", "the request target is not valid UTF-8", 0);
         return;
     }
     (void)path_len;
@@ -488,6 +500,8 @@ void dispatch_pump(pool_t *pool)
         --pool->queued;
         assign(r, w);
     }
+    if (pool->draining)
+        pool_drain_progress(pool);
 }
 
 /* ---------------------------------------------------------------- deadlines */
@@ -514,6 +528,7 @@ static void on_request_timer(utimer_t *t)
         return;
     }
     ++r->srv->counters.timeouts;
+    ++r->pool->stats.timeouts;
     char why[200];
     switch (r->state) {
     case RQ_QUEUED:
@@ -629,7 +644,7 @@ static void send_response(request_t *r, Uhw__V1__FromWorker *m)
     r->held = m; /* h2o points into its body until the request is disposed of */
     set_head(req, resp->status, resp->headers, resp->n_headers);
     req->res.content_length = resp->body.len;
-    server_count_status(r->srv, (int)resp->status);
+    count_answer(r, (int)resp->status, 1);
     h2o_iovec_t body = h2o_iovec_init(resp->body.data, resp->body.len);
     H2O_CALL(r, {
         h2o_start_response(req, &r->gen);
@@ -688,7 +703,7 @@ static void start_stream(request_t *r, Uhw__V1__StreamStart *s)
     timers_cancel(&r->srv->timers, &r->timer); /* streams are exempt from `timeout` once started */
     set_head(req, s->status, s->headers, s->n_headers);
     req->res.content_length = SIZE_MAX;
-    server_count_status(r->srv, (int)s->status);
+    count_answer(r, (int)s->status, 0); /* its duration is taken when it ends */
     /* An empty in-progress send puts the headers on the wire now (an SSE client wants them). */
     r->h2o_busy = 1;
     H2O_CALL(r, {
@@ -717,6 +732,7 @@ static void end_stream(request_t *r, int end)
     r->end = end;
     r->state = RQ_DONE; /* the end may wait for h2o's proceed, but nothing else can happen to it */
     uncount_pending(r);
+    pool_observe_duration(r->pool, (double)(now_ms() - r->accepted_at) / 1000.0);
     if (end == 2)
         frame_buf_reset(&r->pending);
     send_pending(r);
@@ -836,6 +852,7 @@ void dispatch_fail_worker(worker_t *w, int status, const exit_info_t *ei)
             continue;
         }
         ++srv->counters.victims;
+        ++w->pool->stats.victims;
         victims_record(srv, w, r, r->req, ei, status);
         if (r->state == RQ_ASSIGNED)
             answer_error(r, status, status == 502 ? "Bad worker response" : "Worker crashed", reason, 0);
@@ -852,6 +869,7 @@ void dispatch_fail_queue(pool_t *pool, int status, const char *error, int retry_
         h2o_linklist_unlink(&r->link);
         --pool->queued;
         ++pool->srv->counters.rejected;
+        ++pool->stats.rejected;
         answer_error(r, status, error, NULL, retry_after);
         request_maybe_free(r);
     }

@@ -49,6 +49,41 @@ static int route_matches(const cfg_route_t *rt, h2o_iovec_t path)
     return path.len >= n && memcmp(path.base, rt->path, n) == 0 && (path.len == n || path.base[n] == '/');
 }
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Whether the request path, percent-decoded (so %2e%2e and %2f count), has a "." or ".." segment. */
+static int has_dot_segments(const h2o_req_t *req)
+{
+    size_t n = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    const char *p = req->path.base;
+    size_t seg = 0; /* length of the current segment, decoded */
+    int dots = 1;   /* the current segment is all dots so far */
+    for (size_t i = 0; i <= n; ++i) {
+        char c;
+        if (i == n) {
+            c = '/';
+        } else if (p[i] == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
+            c = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+            i += 2;
+        } else {
+            c = p[i];
+        }
+        if (c == '/') {
+            if (dots && (seg == 1 || seg == 2))
+                return 1;
+            seg = 0;
+            dots = 1;
+        } else {
+            ++seg;
+            dots = dots && c == '.';
+        }
+    }
+    return 0;
+}
+
 static pool_t *route(server_t *srv, h2o_iovec_t path)
 {
     pool_t *fallback = NULL;
@@ -82,6 +117,13 @@ static int on_public_req(h2o_handler_t *self, h2o_req_t *req)
 {
     server_t *srv = ((front_handler_t *)self)->srv;
     h2o_iovec_t path = req->path_normalized;
+    if (has_dot_segments(req)) {
+        /* h2o resolved them for routing; a worker would see another path than the one routed,
+         * and under a static prefix they are a traversal attempt. Refuse them. */
+        server_count_status(srv, 400);
+        respond_error(req, 400, "Bad request", "the path has '.' or '..' segments", 0, 0);
+        return 0;
+    }
     if (srv->cfg->health != NULL && h2o_memis(path.base, path.len, srv->cfg->health, strlen(srv->cfg->health))) {
         respond_health(srv, req);
         return 0;
@@ -333,6 +375,8 @@ int front_init(server_t *srv, char *err, size_t errsz)
     h2o_filter_t *ef = h2o_create_filter(&f->public_host->fallback_path, sizeof(json_error_filter_t));
     ef->on_setup_ostream = json_error_setup;
     add_access_log(&f->public_host->fallback_path, fh);
+    if (fh != NULL)
+        h2o_mem_release_shared(fh); /* each registration holds its own reference */
     control_register(srv, f->control_host);
 
     f->loop = h2o_evloop_create();

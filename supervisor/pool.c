@@ -6,9 +6,13 @@
  */
 #include "pool.h"
 
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dispatch.h"
 #include "log.h"
@@ -16,6 +20,10 @@
 
 static void on_respawn(utimer_t *t);
 static void on_retry(utimer_t *t);
+static void roll_step(pool_t *pool);
+
+const double pool_duration_bounds[POOL_DURATION_BUCKETS] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                            0.25,  0.5,   1,    2.5,   5,    10};
 
 const char *pool_state_name(pool_state_t s)
 {
@@ -53,7 +61,47 @@ pool_t *pool_create(server_t *srv, const cfg_pool_t *cfg)
     h2o_linklist_init_anchor(&pool->queue);
     window_init(&pool->window);
     utimer_init(&pool->retry, on_retry);
+    char err[256];
+    if (pool_resolve_user(pool, err, sizeof(err)) != 0)
+        log_msg(LOG_ERROR, NULL, "pool '%s': %s", cfg->name, err);
     return pool;
+}
+
+int pool_resolve_user(pool_t *pool, char *err, size_t errsz)
+{
+    const char *user = pool->cfg->user;
+    free(pool->groups);
+    pool->groups = NULL;
+    pool->ngroups = 0;
+    pool->change_user = 0;
+    if (user == NULL || geteuid() != 0)
+        return 0; /* not root: workers run as whoever runs uhw (logged once at start) */
+    errno = 0;
+    struct passwd *pw = getpwnam(user);
+    if (pw == NULL) {
+        snprintf(err, errsz, "user '%s' does not exist%s%s", user, errno ? ": " : "", errno ? strerror(errno) : "");
+        return -1;
+    }
+    int n = 64;
+    gid_t *groups = NULL;
+    for (;;) {
+        gid_t *g = realloc(groups, (size_t)n * sizeof(*g));
+        if (g == NULL)
+            abort();
+        groups = g;
+        int want = n;
+        if (getgrouplist(user, pw->pw_gid, groups, &want) >= 0) {
+            n = want;
+            break;
+        }
+        n = want > n ? want : n * 2;
+    }
+    pool->change_user = 1;
+    pool->uid = pw->pw_uid;
+    pool->gid = pw->pw_gid;
+    pool->groups = groups;
+    pool->ngroups = (size_t)n;
+    return 0;
 }
 
 void pool_free(pool_t *pool)
@@ -67,6 +115,7 @@ void pool_free(pool_t *pool)
         timers_cancel(ts, &pool->slots[i].respawn);
     timers_cancel(ts, &pool->retry);
     window_free(&pool->window);
+    free(pool->groups);
     free(pool->slots);
     free(pool);
 }
@@ -112,8 +161,9 @@ worker_t *pool_pick_worker(pool_t *pool)
         unsigned free_cap = worker_free_capacity(w);
         if (free_cap == 0)
             continue;
-        /* Most free capacity wins; on a tie, a worker that is not being replaced. */
-        unsigned score = free_cap * 2 + (w->retiring ? 0 : 1);
+        /* A worker that is not being replaced wins; then the most free capacity. A retiring
+         * worker still serves while it is the only one with room (its successor is starting). */
+        unsigned score = free_cap + (w->retiring ? 0 : 1u << 20);
         if (score > best_score) {
             best = w;
             best_score = score;
@@ -212,9 +262,16 @@ static int all_slots_ready(const pool_t *pool)
 void pool_on_worker_ready(worker_t *w)
 {
     pool_t *pool = w->pool;
+    if (w->slot_id >= pool->nslots) { /* its slot went away (fewer workers after a reload) */
+        worker_stop(w);
+        return;
+    }
     slot_t *slot = &pool->slots[w->slot_id];
-    if (slot->current == w && slot->retiring != NULL)
+    if (slot->current == w && slot->retiring != NULL) {
         worker_stop(slot->retiring); /* the successor is up: the old one finishes and exits */
+        if (pool->rolling)
+            roll_step(pool);
+    }
     if (pool->state == PS_STARTING && all_slots_ready(pool)) {
         pool->state = PS_RUNNING;
         server_check_started(pool->srv);
@@ -294,8 +351,17 @@ void pool_on_worker_exit(worker_t *w, const exit_info_t *ei)
     pool_t *pool = w->pool;
     server_t *srv = pool->srv;
     const cfg_pool_t *pc = pool->cfg;
-    slot_t *slot = &pool->slots[w->slot_id];
     uint64_t now = now_ms();
+    if (w->slot_id >= pool->nslots || pool->draining) {
+        /* a slot removed by a reload, or a pool being drained: nothing to restart */
+        worker_free(w);
+        dispatch_pump(pool);
+        server_check_stopped(srv);
+        if (pool->draining)
+            server_pool_drained(srv);
+        return;
+    }
+    slot_t *slot = &pool->slots[w->slot_id];
     int was_current = slot->current == w;
     if (was_current)
         slot->current = NULL;
@@ -365,11 +431,38 @@ void pool_stop(pool_t *pool)
     FOR_EACH_WORKER(pool, w) worker_stop(w);
 }
 
+/* ---------------------------------------------------------------- one-by-one replacement */
+
+/* Replaces the next worker of an older generation; called again when its successor is
+ * Ready, so at most one slot is between workers at a time and capacity never drops. */
+static void roll_step(pool_t *pool)
+{
+    if (pool->state == PS_STOPPING || pool->state == PS_DEGRADED) {
+        pool->rolling = 0;
+        return;
+    }
+    for (unsigned i = 0; i < pool->nslots; ++i) {
+        slot_t *slot = &pool->slots[i];
+        if (slot->retiring != NULL && slot->current != NULL && slot->current->state != WS_READY)
+            return; /* a successor is still starting: wait for its Ready */
+    }
+    for (unsigned i = 0; i < pool->nslots; ++i) {
+        slot_t *slot = &pool->slots[i];
+        if (slot->current != NULL && slot->current->generation != pool->generation && slot->retiring == NULL) {
+            slot_replace(slot);
+            if (slot->current != NULL && slot->current->state != WS_READY)
+                return;
+        }
+    }
+    pool->rolling = 0;
+    log_msg(LOG_INFO, NULL, "pool '%s': every worker replaced", pool->cfg->name);
+}
+
 void pool_restart(pool_t *pool)
 {
     int was_degraded = pool->state == PS_DEGRADED;
-    log_msg(LOG_INFO, NULL, "pool '%s': restarting every worker%s", pool->cfg->name,
-            was_degraded ? " and leaving the degraded state" : "");
+    log_msg(LOG_INFO, NULL, "pool '%s': replacing every worker, one by one%s", pool->cfg->name,
+            was_degraded ? ", and leaving the degraded state" : "");
     timers_cancel(&pool->srv->timers, &pool->retry);
     window_clear(&pool->window);
     if (pool->state == PS_DEGRADED)
@@ -379,9 +472,164 @@ void pool_restart(pool_t *pool)
         slot->failures = 0;
         slot->probe = 0;
         timers_cancel(&pool->srv->timers, &slot->respawn);
-        if (slot->current == NULL)
-            slot_spawn(slot);
-        else
-            slot_replace(slot);
     }
+    ++pool->generation;
+    for (unsigned i = 0; i < pool->nslots; ++i) /* empty slots first: nothing to wait for */
+        if (pool->slots[i].current == NULL)
+            slot_spawn(&pool->slots[i]);
+    pool->rolling = 1;
+    roll_step(pool);
+}
+
+/* ---------------------------------------------------------------- reload */
+
+/* Changes the number of slots. The slots array moves, so respawn timers are re-armed. */
+static void pool_resize(pool_t *pool, unsigned n)
+{
+    timers_t *ts = &pool->srv->timers;
+    unsigned old = pool->nslots;
+    uint64_t *respawn_at = calloc(old ? old : 1, sizeof(*respawn_at));
+    if (respawn_at == NULL)
+        abort();
+    for (unsigned i = 0; i < old; ++i) {
+        if (utimer_active(&pool->slots[i].respawn))
+            respawn_at[i] = pool->slots[i].respawn.at;
+        timers_cancel(ts, &pool->slots[i].respawn);
+    }
+    for (unsigned i = n; i < old; ++i) { /* slots going away: their workers stop gracefully */
+        if (pool->slots[i].current != NULL)
+            worker_stop(pool->slots[i].current);
+        if (pool->slots[i].retiring != NULL)
+            worker_stop(pool->slots[i].retiring);
+    }
+    slot_t *slots = realloc(pool->slots, (n ? n : 1) * sizeof(*slots));
+    if (slots == NULL)
+        abort();
+    pool->slots = slots;
+    pool->nslots = n;
+    for (unsigned i = 0; i < n; ++i) {
+        slot_t *slot = &pool->slots[i];
+        if (i >= old) {
+            memset(slot, 0, sizeof(*slot));
+            slot->pool = pool;
+            slot->id = i;
+        }
+        utimer_init(&slot->respawn, on_respawn);
+        if (i < old && respawn_at[i] != 0)
+            timers_schedule(ts, &slot->respawn, respawn_at[i]);
+    }
+    free(respawn_at);
+    for (unsigned i = old; i < n; ++i)
+        slot_spawn(&pool->slots[i]);
+}
+
+void pool_apply_config(pool_t *pool, const cfg_pool_t *cfg, uhw_config_t *owner, unsigned diff)
+{
+    pool->cfg = cfg;
+    pool->owner = owner;
+    char err[256];
+    if (pool_resolve_user(pool, err, sizeof(err)) != 0)
+        log_msg(LOG_ERROR, NULL, "pool '%s': %s", cfg->name, err);
+    if (diff & CFG_DIFF_PROCESS)
+        ++pool->generation; /* before resizing, so new slots start as the new generation */
+    if (diff & CFG_DIFF_SLOTS)
+        pool_resize(pool, cfg->workers);
+    if (diff & CFG_DIFF_PROCESS) {
+        pool->rolling = 1;
+        roll_step(pool);
+    } else if (diff & CFG_DIFF_SETTINGS) {
+        FOR_EACH_WORKER(pool, w)
+        {
+            if (w->state == WS_READY)
+                worker_configure(w);
+        }
+    }
+    dispatch_pump(pool); /* limits may have changed */
+}
+
+void pool_drain(pool_t *pool)
+{
+    pool->draining = 1;
+    pool->state = PS_STOPPING;
+    timers_cancel(&pool->srv->timers, &pool->retry);
+    for (unsigned i = 0; i < pool->nslots; ++i)
+        timers_cancel(&pool->srv->timers, &pool->slots[i].respawn);
+    /* Its routes are gone, so nothing new arrives; what is queued still gets served. */
+    pool_drain_progress(pool);
+}
+
+void pool_drain_progress(pool_t *pool)
+{
+    if (pool->draining && h2o_linklist_is_empty(&pool->queue))
+        FOR_EACH_WORKER(pool, w) worker_stop(w);
+}
+
+int pool_drained(pool_t *pool)
+{
+    return pool->draining && h2o_linklist_is_empty(&pool->workers) && h2o_linklist_is_empty(&pool->queue);
+}
+
+/* ---------------------------------------------------------------- recycling */
+
+void pool_recycle(worker_t *w, const char *why)
+{
+    pool_t *pool = w->pool;
+    if (w->retiring || w->state != WS_READY || w->slot_id >= pool->nslots || pool->state == PS_STOPPING)
+        return;
+    slot_t *slot = &pool->slots[w->slot_id];
+    if (slot->current != w)
+        return;
+    ++pool->recycles;
+    log_msg(LOG_INFO, w->who, "recycling (%s) after %llu request%s; its successor starts first", why,
+            (unsigned long long)w->requests, w->requests == 1 ? "" : "s");
+    slot_replace(slot);
+}
+
+void pool_check_rss(pool_t *pool)
+{
+    uint64_t limit = pool->cfg->max_rss;
+    if (limit == 0)
+        return;
+    long page = sysconf(_SC_PAGESIZE);
+    FOR_EACH_WORKER(pool, w)
+    {
+        if (w->state != WS_READY || w->retiring)
+            continue;
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/statm", (int)w->pid);
+        FILE *f = fopen(path, "r");
+        unsigned long size, resident;
+        int ok = f != NULL && fscanf(f, "%lu %lu", &size, &resident) == 2;
+        if (f != NULL)
+            fclose(f);
+        if (ok && (uint64_t)resident * (uint64_t)page > limit) {
+            char why[96];
+            snprintf(why, sizeof(why), "max_rss: %llu KiB resident",
+                     (unsigned long long)((uint64_t)resident * (uint64_t)page / 1024));
+            pool_recycle(w, why);
+            return; /* the iteration list changed: one per check is plenty */
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- numbers */
+
+void pool_count_status(pool_t *pool, int status)
+{
+    int cls = status / 100;
+    if (cls >= 1 && cls <= 5)
+        ++pool->stats.by_class[cls];
+}
+
+void pool_observe_duration(pool_t *pool, double seconds)
+{
+    pool_stats_t *st = &pool->stats;
+    for (int i = 0; i < POOL_DURATION_BUCKETS; ++i) {
+        if (seconds <= pool_duration_bounds[i]) {
+            ++st->duration_buckets[i];
+            break;
+        }
+    }
+    ++st->duration_count;
+    st->duration_sum += seconds;
 }

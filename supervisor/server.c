@@ -25,7 +25,9 @@
 
 #include "dispatch.h"
 #include "log.h"
+#include "notify.h"
 #include "pool.h"
+#include "reload.h"
 #include "version.h"
 #include "worker.h"
 
@@ -33,6 +35,17 @@
 #define STARTUP_KILL_AFTER_MS 1000  /* a failed start-up does not wait kill_timeout */
 
 static void on_stop_timer(utimer_t *t);
+
+/* Every pool with processes: the configured ones, then those draining after a reload. */
+static size_t all_pools(const server_t *srv)
+{
+    return srv->npools + srv->ndraining;
+}
+
+static pool_t *pool_at(const server_t *srv, size_t i)
+{
+    return i < srv->npools ? srv->pools[i] : srv->draining[i - srv->npools];
+}
 
 void server_count_status(server_t *srv, int status)
 {
@@ -56,10 +69,80 @@ void server_watch_child(server_t *srv, child_watch_t *cw)
 
 static int workers_remaining(const server_t *srv)
 {
-    for (size_t i = 0; i < srv->npools; ++i)
-        if (!h2o_linklist_is_empty(&srv->pools[i]->workers))
+    for (size_t i = 0; i < all_pools(srv); ++i)
+        if (!h2o_linklist_is_empty(&pool_at(srv, i)->workers))
             return 1;
     return 0;
+}
+
+/* ---------------------------------------------------------------- reload bookkeeping */
+
+void server_add_draining(server_t *srv, pool_t *pool)
+{
+    pool_t **d = realloc(srv->draining, (srv->ndraining + 1) * sizeof(*d));
+    if (d == NULL)
+        abort();
+    srv->draining = d;
+    srv->draining[srv->ndraining++] = pool;
+    server_pool_drained(srv);
+}
+
+void server_retire_config(server_t *srv, uhw_config_t *cfg)
+{
+    uhw_config_t **r = realloc(srv->retired, (srv->nretired + 1) * sizeof(*r));
+    if (r == NULL)
+        abort();
+    srv->retired = r;
+    srv->retired[srv->nretired++] = cfg;
+    server_pool_drained(srv);
+}
+
+void server_pool_drained(server_t *srv)
+{
+    if (!utimer_active(&srv->gc_timer))
+        timers_schedule(&srv->timers, &srv->gc_timer, 0);
+}
+
+/* Frees drained pools, then configs no pool points into any more. */
+static void on_gc(utimer_t *t)
+{
+    server_t *srv = H2O_STRUCT_FROM_MEMBER(server_t, gc_timer, t);
+    for (size_t i = 0; i < srv->ndraining;) {
+        if (pool_drained(srv->draining[i])) {
+            log_msg(LOG_INFO, NULL, "pool '%s' drained and removed", srv->draining[i]->cfg->name);
+            pool_free(srv->draining[i]);
+            srv->draining[i] = srv->draining[--srv->ndraining];
+        } else {
+            ++i;
+        }
+    }
+    for (size_t i = 0; i < srv->nretired;) {
+        int used = 0;
+        for (size_t k = 0; k < srv->ndraining && !used; ++k)
+            used = srv->draining[k]->owner == srv->retired[i];
+        if (!used) {
+            config_free(srv->retired[i]);
+            srv->retired[i] = srv->retired[--srv->nretired];
+        } else {
+            ++i;
+        }
+    }
+}
+
+static void on_tick(utimer_t *t)
+{
+    server_t *srv = H2O_STRUCT_FROM_MEMBER(server_t, tick, t);
+    if (srv->phase == PHASE_RUNNING)
+        for (size_t i = 0; i < srv->npools; ++i)
+            pool_check_rss(srv->pools[i]);
+    timers_schedule(&srv->timers, t, now_ms() + 1000);
+}
+
+static void reload_on_signal(server_t *srv)
+{
+    reload_result_t res;
+    server_reload(srv, &res); /* logs the errors or the changes itself */
+    reload_result_free(&res);
 }
 
 /* ---------------------------------------------------------------- start-up */
@@ -86,13 +169,14 @@ void server_check_started(server_t *srv)
     log_msg(LOG_INFO, NULL, "uhw %s ready in %llu ms: %zu pool%s, %u worker%s; listening on %s (control socket %s)",
             UHW_VERSION, (unsigned long long)(now_ms() - srv->started_mono_ms), srv->npools, srv->npools == 1 ? "" : "s",
             workers, workers == 1 ? "" : "s", urls, srv->cfg->control);
+    notify_systemd("READY=1\nSTATUS=running");
 }
 
 /* Stops every worker at once (no Shutdown grace): used when start-up failed. */
 static void terminate_all(server_t *srv)
 {
-    for (size_t i = 0; i < srv->npools; ++i) {
-        pool_t *pool = srv->pools[i];
+    for (size_t i = 0; i < all_pools(srv); ++i) {
+        pool_t *pool = pool_at(srv, i);
         pool->state = PS_STOPPING;
         for (h2o_linklist_t *n = pool->workers.next; n != &pool->workers; n = n->next)
             worker_terminate(H2O_STRUCT_FROM_MEMBER(worker_t, pool_link, n), STARTUP_KILL_AFTER_MS);
@@ -130,15 +214,17 @@ void server_stop(server_t *srv, const char *why)
     if (srv->phase >= PHASE_STOPPING)
         return;
     if (srv->phase == PHASE_STARTING) {
+        notify_systemd("STOPPING=1");
         log_msg(LOG_INFO, NULL, "stopping during start-up (%s)", why);
         srv->phase = PHASE_STOPPING;
         srv->stop_stage = 1;
         front_stop_accepting(srv);
-        for (size_t i = 0; i < srv->npools; ++i)
-            pool_stop(srv->pools[i]);
+        for (size_t i = 0; i < all_pools(srv); ++i)
+            pool_stop(pool_at(srv, i));
         server_check_stopped(srv);
         return;
     }
+    notify_systemd("STOPPING=1\nSTATUS=stopping");
     log_msg(LOG_INFO, NULL, "stopping (%s): no new connections; %zu request%s pending, waiting up to %llu ms", why,
             srv->pending, srv->pending == 1 ? "" : "s", (unsigned long long)srv->cfg->shutdown_timeout_ms);
     srv->phase = PHASE_STOPPING;
@@ -152,8 +238,8 @@ static void stop_workers(server_t *srv)
 {
     srv->stop_stage = 1;
     timers_cancel(&srv->timers, &srv->stop_timer);
-    for (size_t i = 0; i < srv->npools; ++i)
-        pool_stop(srv->pools[i]);
+    for (size_t i = 0; i < all_pools(srv); ++i)
+        pool_stop(pool_at(srv, i));
 }
 
 /* Moves the stop forward. Deferred to the main loop (a zero-delay timer), because it is
@@ -203,8 +289,8 @@ static void on_stop_timer(utimer_t *t)
 static void stop_now(server_t *srv)
 {
     log_msg(LOG_WARNING, NULL, "second SIGINT: killing every worker and exiting now");
-    for (size_t i = 0; i < srv->npools; ++i)
-        for (h2o_linklist_t *n = srv->pools[i]->workers.next; n != &srv->pools[i]->workers; n = n->next)
+    for (size_t i = 0; i < all_pools(srv); ++i)
+        for (h2o_linklist_t *n = pool_at(srv, i)->workers.next; n != &pool_at(srv, i)->workers; n = n->next)
             worker_kill_now(H2O_STRUCT_FROM_MEMBER(worker_t, pool_link, n));
     srv->force_exit = 1;
 }
@@ -213,8 +299,8 @@ static void stop_now(server_t *srv)
 
 static worker_t *find_worker(server_t *srv, pid_t pid)
 {
-    for (size_t i = 0; i < srv->npools; ++i)
-        for (h2o_linklist_t *n = srv->pools[i]->workers.next; n != &srv->pools[i]->workers; n = n->next) {
+    for (size_t i = 0; i < all_pools(srv); ++i)
+        for (h2o_linklist_t *n = pool_at(srv, i)->workers.next; n != &pool_at(srv, i)->workers; n = n->next) {
             worker_t *w = H2O_STRUCT_FROM_MEMBER(worker_t, pool_link, n);
             if (w->pid == pid)
                 return w;
@@ -268,7 +354,7 @@ static void on_signal(h2o_socket_t *sock, const char *err)
                     stop_now(srv);
                 break;
             case SIGHUP:
-                log_msg(LOG_WARNING, NULL, "SIGHUP: reload is not available in this version of uhw; ignored");
+                reload_on_signal(srv);
                 break;
             }
         }
@@ -297,10 +383,15 @@ static int setup_signals(server_t *srv, sigset_t *old)
 
 static void cleanup(server_t *srv)
 {
-    for (size_t i = 0; i < srv->npools; ++i)
-        pool_free(srv->pools[i]);
+    for (size_t i = 0; i < all_pools(srv); ++i)
+        pool_free(pool_at(srv, i));
     free(srv->pools);
-    srv->npools = 0;
+    free(srv->draining);
+    srv->npools = srv->ndraining = 0;
+    for (size_t i = 0; i < srv->nretired; ++i)
+        config_free(srv->retired[i]);
+    free(srv->retired);
+    srv->nretired = 0;
     while (srv->children != NULL) { /* still running at exit (victims.command): don't leave it behind */
         child_watch_t *cw = srv->children;
         srv->children = cw->next;
@@ -335,6 +426,9 @@ int server_run(uhw_config_t *cfg, const char *self_dir)
     timers_init(&srv->timers);
     utimer_init(&srv->stop_timer, on_stop_timer);
     utimer_init(&srv->stop_check, on_stop_check);
+    utimer_init(&srv->gc_timer, on_gc);
+    utimer_init(&srv->tick, on_tick);
+    timers_schedule(&srv->timers, &srv->tick, now_ms() + 1000);
     srv->victims.log_fd = -1;
 
     int rc = 1;
@@ -354,8 +448,18 @@ int server_run(uhw_config_t *cfg, const char *self_dir)
     srv->pools = calloc(cfg->npools, sizeof(*srv->pools));
     if (srv->pools == NULL)
         abort();
-    for (size_t i = 0; i < cfg->npools; ++i)
+    for (size_t i = 0; i < cfg->npools; ++i) {
         srv->pools[i] = pool_create(srv, &cfg->pools[i]);
+        srv->pools[i]->owner = cfg;
+    }
+    if (geteuid() != 0) {
+        for (size_t i = 0; i < cfg->npools; ++i)
+            if (cfg->pools[i].user != NULL) {
+                log_msg(LOG_INFO, NULL, "uhw is not running as root: workers run as the current user, "
+                                        "and the pools' `user` settings do not apply");
+                break;
+            }
+    }
     log_msg(LOG_INFO, NULL, "uhw %s starting (pid %d): %s, %zu pool%s, %u worker%s", UHW_VERSION, (int)getpid(),
             cfg->path, cfg->npools, cfg->npools == 1 ? "" : "s", config_total_workers(cfg),
             config_total_workers(cfg) == 1 ? "" : "s");
@@ -377,7 +481,7 @@ Exit:
     cleanup(srv);
     sigprocmask(SIG_SETMASK, &old_mask, NULL);
     free(srv->self_dir);
+    config_free(srv->cfg); /* the one in use: after reloads, not the one passed in */
     free(srv);
-    config_free(cfg);
     return rc;
 }

@@ -63,6 +63,12 @@ struct server {
     int force_exit;              /* second SIGINT: leave the loop now */
     int stop_stage;              /* 0 draining requests, 1 stopping workers, 2 flushing responses */
     int sigint_count;
+    pool_t **draining;           /* pools removed by a reload, finishing their work */
+    size_t ndraining;
+    uhw_config_t **retired;      /* configs still referenced by draining pools */
+    size_t nretired;
+    utimer_t gc_timer;           /* zero-delay: free drained pools and unused configs */
+    utimer_t tick;               /* once a second: max_rss checks */
 };
 
 /* Runs `uhw serve` with a loaded config (takes ownership). Returns the process exit code:
@@ -79,6 +85,13 @@ void server_startup_failed(server_t *srv, worker_t *w, const char *what);
 void server_check_stopped(server_t *srv);
 /* Watches a non-worker child; `cw` must stay valid until on_exit runs. */
 void server_watch_child(server_t *srv, child_watch_t *cw);
+
+/* Reload bookkeeping: a pool removed by a reload keeps running until drained; a replaced
+ * config is freed once no draining pool points into it. */
+void server_add_draining(server_t *srv, pool_t *pool);
+void server_retire_config(server_t *srv, uhw_config_t *cfg);
+/* A draining pool may be done: check (from the main loop) and free what is finished. */
+void server_pool_drained(server_t *srv);
 
 /* Counts an answered request by status class. */
 void server_count_status(server_t *srv, int status);

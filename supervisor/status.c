@@ -100,6 +100,11 @@ json_t *status_json(server_t *srv)
     json_t *pools = json_array();
     for (size_t i = 0; i < srv->npools; ++i)
         json_array_append_new(pools, pool_status_json(srv->pools[i]));
+    for (size_t i = 0; i < srv->ndraining; ++i) { /* removed by a reload, finishing */
+        json_t *p = pool_status_json(srv->draining[i]);
+        json_object_set_new(p, "draining", json_true());
+        json_array_append_new(pools, p);
+    }
     json_t *counters = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "requests", (json_int_t)c->requests, "2xx",
                                  (json_int_t)c->s2xx, "3xx", (json_int_t)c->s3xx, "4xx", (json_int_t)c->s4xx, "5xx",
                                  (json_int_t)c->s5xx, "rejected", (json_int_t)c->rejected, "timeouts",

@@ -28,6 +28,7 @@
 
 #include "dispatch.h"
 #include "log.h"
+#include "policy.h"
 #include "pool.h"
 #include "proc.h"
 #include "server.h"
@@ -112,6 +113,11 @@ worker_t *worker_spawn(pool_t *pool, unsigned slot_id)
         .pipe_stdin = 1,
         .pipe_stdout = 1,
         .pipe_stderr = 1,
+        .change_user = pool->change_user,
+        .uid = pool->uid,
+        .gid = pool->gid,
+        .groups = pool->groups,
+        .ngroups = pool->ngroups,
     };
     proc_t p;
     int rc = proc_spawn(&spec, &p);
@@ -129,6 +135,8 @@ worker_t *worker_spawn(pool_t *pool, unsigned slot_id)
     w->slot_id = slot_id;
     w->pid = p.pid;
     w->state = WS_STARTING;
+    w->generation = pool->generation;
+    w->recycle_after = policy_recycle_after(pc->max_requests, pc->max_requests_jitter, (double)rand() / ((double)RAND_MAX + 1));
     snprintf(w->who, sizeof(w->who), "%s#%u pid=%d", pc->name, slot_id, (int)p.pid);
     frame_buf_init(&w->wbuf);
     frame_buf_init(&w->wbuf_sending);
@@ -236,7 +244,15 @@ static void on_ready_frame(worker_t *w, const Uhw__V1__Ready *r)
     w->ready_mono = now_ms();
     timers_cancel(timers_of(w), &w->deadline);
     log_msg(LOG_DEBUG, w->who, "ready (concurrency %u)%s%s", w->concurrency, w->info[0] ? ": " : "", w->info);
-    if (pc->settings.len != 0) {
+    if (pc->settings.len != 0)
+        worker_configure(w);
+    pool_on_worker_ready(w);
+}
+
+void worker_configure(worker_t *w)
+{
+    const cfg_pool_t *pc = w->pool->cfg;
+    {
         Uhw__V1__ToWorker m = UHW__V1__TO_WORKER__INIT;
         Uhw__V1__Configure conf = UHW__V1__CONFIGURE__INIT;
         Uhw__V1__Setting *items = calloc(pc->settings.len, sizeof(*items));
@@ -257,7 +273,6 @@ static void on_ready_frame(worker_t *w, const Uhw__V1__Ready *r)
         free(ptrs);
         free(items);
     }
-    pool_on_worker_ready(w);
 }
 
 static void on_log_frame(worker_t *w, const Uhw__V1__Log *l)
@@ -539,6 +554,8 @@ void worker_on_assign(worker_t *w)
     ++w->requests;
     if (w->state == WS_READY && !utimer_active(&w->deadline))
         timers_schedule(timers_of(w), &w->deadline, w->last_activity + w->pool->cfg->stuck_timeout_ms);
+    if (w->recycle_after != 0 && w->requests == w->recycle_after)
+        pool_recycle(w, "max_requests");
 }
 
 void worker_on_release(worker_t *w)

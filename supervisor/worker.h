@@ -71,6 +71,7 @@ struct worker {
     int planned_stop;           /* the supervisor asked it to stop: its exit is not a restart */
     int retiring;               /* replaced: keeps serving until its successor is Ready, then stops */
     int ever_ready;
+    unsigned generation;        /* the pool's generation when it was spawned */
     int exec_failed;
     char exec_error[160];
     char info[128];             /* Ready.info */
@@ -83,6 +84,8 @@ const char *worker_state_name(worker_state_t s);
 worker_t *worker_spawn(pool_t *pool, unsigned slot_id);
 /* Queues a frame for the worker's stdin and starts writing it. */
 void worker_send(worker_t *w, const ProtobufCMessage *msg);
+/* Sends the pool's settings as a Configure frame. */
+void worker_configure(worker_t *w);
 /* Requests this worker can take now: 0 unless READY and not paused. */
 unsigned worker_free_capacity(const worker_t *w);
 /* Called by dispatch when a request goes in flight on / leaves this worker. */

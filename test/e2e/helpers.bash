@@ -29,8 +29,15 @@ TAG="uhwtest-$$-${BATS_TEST_NUMBER:-0}-$RANDOM"
 write_config() {
     local name=$1
     local file="$BATS_TEST_TMPDIR/$name.yaml"
+    # As root (CI), uhw refuses pools that don't say which user their workers run as: give
+    # each pool `user: root` right after its name, unless the test wants the file as written
+    # (NO_USER_LINE=1, e.g. to check line numbers or that very refusal).
+    local as_root=()
+    if [ "$(id -u)" -eq 0 ] && [ -z "${NO_USER_LINE:-}" ]; then
+        as_root=(-e '/^  - name: /a\    user: root')
+    fi
     sed -e "s|@BUILD@|$UHW_BUILD|g" -e "s|@REPO@|$REPO|g" -e "s|@TMP@|$BATS_TEST_TMPDIR|g" \
-        -e "s|@TAG@|$TAG|g" >"$file"
+        -e "s|@TAG@|$TAG|g" "${as_root[@]}" >"$file"
     echo "$file"
 }
 

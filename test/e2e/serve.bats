@@ -172,7 +172,7 @@ EOF
     run "$UHW" check "$(basic_config)"
     assert_success
     assert_output --regexp 'pools.yaml: ok \(3 pools, 5 workers\)$'
-    cfg=$(write_config broken <<'EOF'
+    cfg=$(NO_USER_LINE=1 write_config broken <<'EOF'
 listen: [127.0.0.1:0]
 pools:
   - name: api
@@ -194,7 +194,7 @@ EOF
 
 @test "uhw check reports a command that does not exist or is not executable" {
     touch "$BATS_TEST_TMPDIR/not-exec"
-    cfg=$(write_config cmds <<'EOF'
+    cfg=$(NO_USER_LINE=1 write_config cmds <<'EOF'
 listen: [127.0.0.1:0]
 pools:
   - name: a

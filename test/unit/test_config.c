@@ -839,11 +839,13 @@ static void test_runtime_check(void **state)
     print_errors(&errs);
     assert_non_null(cfg);
 
+    /* As root, every pool without `user` is one more error (covered by test_runtime_user). */
+    size_t root_rule = geteuid() == 0 ? cfg->npools : 0;
     size_t n = config_check_runtime(cfg, bin, &errs);
-    if (n != 7)
+    if (n != 7 + root_rule)
         print_errors(&errs);
-    assert_int_equal(n, 7);
-    assert_int_equal(errs.len, 7);
+    assert_int_equal(n, 7 + root_rule);
+    assert_int_equal(errs.len, 7 + root_rule);
     assert_error(&errs, path, "8:14: pool 'missing': command './nope' not found");
     assert_error(&errs, path, "11:14: pool 'plain': command './plain.txt' is not executable");
     assert_error(&errs, path, "14:14: pool 'dir': command './subdir' is a directory");
@@ -855,7 +857,7 @@ static void test_runtime_check(void **state)
     /* Without self_dir, "helper" is found only where the pool's own PATH points. */
     cfg_errors_t again;
     cfg_errors_init(&again);
-    assert_int_equal(config_check_runtime(cfg, NULL, &again), 8);
+    assert_int_equal(config_check_runtime(cfg, NULL, &again), 8 + root_rule);
     assert_error(&again, path, "17:14: pool 'self': command 'helper' not found");
     cfg_errors_free(&again);
 
@@ -864,6 +866,40 @@ static void test_runtime_check(void **state)
     free(yaml);
     free(path);
     free(bin);
+}
+
+/* `user` must name an existing account; as root, a pool must name one. */
+static void test_runtime_user(void **state)
+{
+    scratch_t *s = *state;
+    char *yaml, *path;
+    assert_true(asprintf(&yaml, "pools:\n"
+                                "  - name: named\n"
+                                "    command: [/bin/true]\n"
+                                "    user: root\n"
+                                "    routes: [/a]\n"
+                                "  - name: ghost\n"
+                                "    command: [/bin/true]\n"
+                                "    user: uhw-no-such-user\n"
+                                "    routes: [/b]\n"
+                                "  - name: unnamed\n"
+                                "    command: [/bin/true]\n") > 0);
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    uhw_config_t *cfg = load_text(s->dir, yaml, &errs, &path);
+    assert_non_null(cfg);
+    size_t n = config_check_runtime(cfg, NULL, &errs);
+    assert_error(&errs, path, "6:5: pool 'ghost': user 'uhw-no-such-user' does not exist*");
+    if (geteuid() == 0) {
+        assert_int_equal(n, 2);
+        assert_error(&errs, path, "10:5: pool 'unnamed': uhw runs as root, so the pool must say which user*");
+    } else {
+        assert_int_equal(n, 1); /* not root: workers simply run as the current user */
+    }
+    config_free(cfg);
+    cfg_errors_free(&errs);
+    free(yaml);
+    free(path);
 }
 
 int main(void)
@@ -890,6 +926,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_route_mistakes, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_errors_free_everything, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_runtime_check, setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_runtime_user, setup_scratch, teardown_scratch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
