@@ -428,7 +428,11 @@ static int cmd_help(int argc, char **argv)
         fprintf(stderr, "uhw help: unknown command '%s'\n", argv[1]);
         return EXIT_USAGE;
     }
-    print_verb_usage(stdout, v);
+    const char *detail = helpers_usage(v->name); /* the shell helpers document themselves */
+    if (detail != NULL)
+        fputs(detail, stdout);
+    else
+        print_verb_usage(stdout, v);
     return EXIT_OK;
 }
 

@@ -378,12 +378,11 @@ void dispatch_submit(server_t *srv, pool_t *pool, h2o_req_t *req)
         reject(srv, pool, req, 413, "Request body too large", "max_body exceeded", 0);
         return;
     }
-    size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    /* path and query travel as protobuf strings, which other runtimes require to be UTF-8 */
     if (!utf8_valid((const unsigned char *)req->path.base, req->path.len)) {
         reject(srv, pool, req, 400, "Bad request", "the request target is not valid UTF-8", 0);
         return;
     }
-    (void)path_len;
 
     request_t *r = calloc(1, sizeof(*r));
     if (r == NULL)

@@ -209,8 +209,9 @@ void proc_env_init(proc_env_t *env, int clear)
 {
     static const char *const kept[] = {"PATH=", "HOME=", "LANG=", "TZ=", NULL};
     memset(env, 0, sizeof(*env));
-    env_push(env, NULL); /* allocate, so items is never NULL */
-    env->len = 0;
+    env->cap = 64;
+    if ((env->items = calloc(env->cap, sizeof(*env->items))) == NULL) /* NULL-terminated from the start */
+        abort();
     for (char **e = environ; *e != NULL; ++e) {
         if (is_private_var(*e))
             continue;

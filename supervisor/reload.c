@@ -14,24 +14,38 @@
 #include "server.h"
 #include "victims.h"
 
+/* Appends a plain message (no file:line:col) to a list of lines. */
+static const char *vpush(cfg_errors_t *list, const char *fmt, va_list ap)
+{
+    if (list->len == list->cap) {
+        list->cap = list->cap ? list->cap * 2 : 8;
+        char **items = realloc(list->items, list->cap * sizeof(*items));
+        if (items == NULL)
+            abort();
+        list->items = items;
+    }
+    if (vasprintf(&list->items[list->len], fmt, ap) < 0)
+        abort();
+    return list->items[list->len++];
+}
+
+/* A change the reload made, or one it could not make: logged and returned to the caller. */
 static void note(reload_result_t *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(reload_result_t *res, const char *fmt, ...)
 {
-    cfg_errors_t *n = &res->notes;
-    if (n->len == n->cap) {
-        n->cap = n->cap ? n->cap * 2 : 8;
-        char **items = realloc(n->items, n->cap * sizeof(*items));
-        if (items == NULL)
-            abort();
-        n->items = items;
-    }
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&n->items[n->len], fmt, ap) < 0)
-        abort();
+    log_msg(LOG_INFO, NULL, "reload: %s", vpush(&res->notes, fmt, ap));
     va_end(ap);
-    log_msg(LOG_INFO, NULL, "reload: %s", n->items[n->len]);
-    ++n->len;
+}
+
+static void refusal(reload_result_t *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void refusal(reload_result_t *res, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vpush(&res->errors, fmt, ap);
+    va_end(ap);
 }
 
 void reload_result_free(reload_result_t *res)
@@ -109,9 +123,9 @@ void server_reload(server_t *srv, reload_result_t *res)
     cfg_errors_init(&res->errors);
     cfg_errors_init(&res->notes);
     if (srv->phase != PHASE_RUNNING) {
-        cfg_errors_add(&res->errors, srv->cfg->path, (cfg_pos_t){0, 0}, "the server is %s; reload refused",
-                       srv->phase == PHASE_STARTING ? "still starting" : "stopping");
-        log_msg(LOG_WARNING, NULL, "reload refused: the server is not running yet (or any more)");
+        refusal(res, "the server is %s; try again once it is running",
+                srv->phase == PHASE_STARTING ? "still starting" : "stopping");
+        log_msg(LOG_WARNING, NULL, "reload refused: %s", res->errors.items[0]);
         return;
     }
     notify_systemd("RELOADING=1\nSTATUS=reloading");
