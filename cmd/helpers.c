@@ -115,28 +115,34 @@ static int show_usage(const char *verb)
     return 0;
 }
 
-/* Reports bad usage; returns 2, the exit status for it. */
+/* "uhw VERB: message" on stderr. */
+static void vreport(const char *verb, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "uhw %s: ", verb);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+/* Reports bad usage with the usage line; returns 2, the exit status for it. */
 static int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int usage_error(const char *verb, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "uhw %s: ", verb);
-    vfprintf(stderr, fmt, ap);
+    vreport(verb, fmt, ap);
     va_end(ap);
     const char *u = helpers_usage(verb);
-    fprintf(stderr, "\n%.*s(uhw %s --help for more)\n", (int)strcspn(u, "\n") + 1, u, verb);
+    fprintf(stderr, "%.*s(uhw %s --help for more)\n", (int)strcspn(u, "\n") + 1, u, verb);
     return 2;
 }
 
+/* Reports a failure; returns 1. */
 static int fail(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(const char *verb, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "uhw %s: ", verb);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vreport(verb, fmt, ap);
     va_end(ap);
     return 1;
 }

@@ -112,8 +112,7 @@ EOF
 }
 
 @test "a Python worker on protoc-generated code interoperates, and every Request field is filled" {
-    mkdir -p "$BATS_TEST_TMPDIR/pb2"
-    protoc --python_out="$BATS_TEST_TMPDIR/pb2" -I"$REPO/proto" "$REPO/proto/uhw.proto"
+    make_pb2
     cfg=$(write_config pools <<'EOF'
 listen: [127.0.0.1:0]
 control: uhw.sock

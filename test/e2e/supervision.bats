@@ -138,8 +138,7 @@ EOF
 }
 
 @test "invalid response headers (hop-by-hop, CR/LF) are refused with 502" {
-    mkdir -p "$BATS_TEST_TMPDIR/pb2"
-    protoc --python_out="$BATS_TEST_TMPDIR/pb2" -I"$REPO/proto" "$REPO/proto/uhw.proto"
+    make_pb2
     cfg=$(write_config pools <<'EOF'
 listen: [127.0.0.1:0]
 control: uhw.sock
