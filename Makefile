@@ -4,6 +4,7 @@
 #   make run           build, then serve contrib/pools.yaml in the foreground
 #   make test          unit tests (cmocka) + end-to-end tests (bats); SANITIZE=1 for ASan/UBSan
 #   make bench         wrk against the example pools (loopback, bounded in time)
+#   make chaos         SIGKILL random workers under wrk load (CHAOS_DURATION=60 s), check invariants
 #   make deps          install missing Debian packages (or print the command when not root)
 #   make install PREFIX=/usr/local
 
@@ -136,6 +137,10 @@ e2e: all
 
 bench: deps all
 	@UHW_BUILD=$(abspath $(B)) bash test/bench.sh
+
+CHAOS_DURATION ?= 60
+chaos: deps all
+	@UHW_BUILD=$(abspath $(B)) bash test/chaos.sh $(CHAOS_DURATION)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \

@@ -409,11 +409,13 @@ void pool_on_worker_exit(worker_t *w, const exit_info_t *ei)
     /* jitter in [-1, 1] */
     double jitter = (double)(rand() % 2001) / 1000.0 - 1.0;
     uint64_t delay = policy_backoff_ms(&pc->backoff, slot->failures, jitter);
-    char when[48] = "now";
+    char when[48] = "now", limit[32] = ", no limit";
     if (delay != 0)
         snprintf(when, sizeof(when), "in %llu ms", (unsigned long long)delay);
-    log_msg(LOG_WARNING, NULL, "pool '%s': restarting worker %u %s (restart %zu of %u within restart_window)", pc->name,
-            slot->id, when, in_window + 1, pc->max_restarts);
+    if (pc->max_restarts != 0)
+        snprintf(limit, sizeof(limit), " of %u", pc->max_restarts);
+    log_msg(LOG_WARNING, NULL, "pool '%s': restarting worker %u %s (restart %zu%s within restart_window)", pc->name,
+            slot->id, when, in_window + 1, limit);
     if (delay == 0)
         slot_spawn(slot);
     else

@@ -30,6 +30,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/uhw-bench.XXXXXX")
 CFG=$TMP/pools.yaml
 LOG=$TMP/uhw.log
 UHW_PID=
+WRK_PID=
 URL=
 declare -a ROWS=()               # Markdown table rows, printed at the end
 
@@ -53,6 +54,10 @@ tagged_pids() {
 
 cleanup() {
     local rc=$?
+    if [ -n "$WRK_PID" ] && kill -0 "$WRK_PID" 2>/dev/null; then
+        kill -KILL "$WRK_PID" 2>/dev/null || true
+        wait "$WRK_PID" 2>/dev/null || true
+    fi
     # Only ever our own processes, by PID: uhw first (SIGKILL: a normal stop already
     # happened unless we are failing), then any worker PDEATHSIG did not reach yet.
     if [ -n "$UHW_PID" ] && kill -0 "$UHW_PID" 2>/dev/null; then
@@ -165,6 +170,25 @@ wrk_field() { # FILE WHAT
     esac
 }
 
+# Runs wrk in the background and polls for it rather than running it in the foreground:
+# bash defers a trapped signal (Ctrl-C, SIGTERM) until a foreground child exits, and a
+# polled wrk can be bounded (a wedged server must not hang the bench) and stopped by PID.
+run_wrk() { # URL OUTFILE
+    wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$1" >"$2" 2>&1 &
+    WRK_PID=$!
+    local deadline=$((SECONDS + DURATION + 30)) rc=0
+    while kill -0 "$WRK_PID" 2>/dev/null; do
+        if ((SECONDS >= deadline)); then
+            log "wrk still running 30 s after its duration: killing it"
+            kill -KILL "$WRK_PID" 2>/dev/null || true
+        fi
+        sleep 0.1
+    done
+    wait "$WRK_PID" || rc=$?
+    WRK_PID=
+    return "$rc"
+}
+
 # Checks that URL answers 200 "hello" before spending 10 s measuring it.
 check_route() {
     local body
@@ -177,9 +201,7 @@ bench_pool() { # POOL PATH DESCRIPTION
     check_route "$path"
     reset_peak_rss
     log "wrk -t$THREADS -c$CONNS -d${DURATION}s --latency $URL$path"
-    # timeout bounds a wrk that would hang on a wedged server.
-    if ! timeout -k 5 $((DURATION + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
-        "$URL$path" >"$out" 2>&1; then
+    if ! run_wrk "$URL$path" "$out"; then
         cat "$out" >&2
         die "wrk failed against pool $pool"
     fi
@@ -210,10 +232,10 @@ timed_get() {
     local out code size secs
     out=$(curl -sS --max-time 120 -o /dev/null -w '%{http_code} %{size_download} %{time_total}' "$1") || return 1
     read -r code size secs <<<"$out"
-    [ "$code" = 200 ] && [ "$size" = "$STREAM_SIZE" ] || {
+    if [ "$code" != 200 ] || [ "$size" != "$STREAM_SIZE" ]; then
         log "  $1: HTTP $code, $size bytes (expected 200, $STREAM_SIZE)"
         return 1
-    }
+    fi
     echo "$size $secs"
 }
 
@@ -270,7 +292,7 @@ print_table() {
     echo
     echo "### uhw bench — $(date -u +%Y-%m-%dT%H:%MZ), $rev, $(nproc) cores, loopback"
     echo
-    echo "wrk -t$THREADS -c$CONNS -d${DURATION}s, GET returning 6 bytes (\"hello\\n\"), 2 workers per pool:"
+    echo "wrk -t$THREADS -c$CONNS -d${DURATION}s, GET answered 200 \"hello\" (6 bytes), 2 workers per pool:"
     echo
     echo "| pool | worker | req/s | p99 | non-2xx | socket errors c/r/w/t | uhw peak RSS |"
     echo "|---|---|---:|---:|---:|---:|---:|"
