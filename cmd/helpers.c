@@ -442,18 +442,30 @@ int cmd_ready(int argc, char **argv)
     return send_frame(verb, &m);
 }
 
-int cmd_keepalive(int argc, char **argv)
+/* Options of the verbs that take only -i ID (and --help). Sets *first to the first operand.
+ * Returns -1 to go on, or the exit status (2 bad usage, 0 after --help). */
+static int parse_id_only(const char *verb, int argc, char **argv, int *first, const char **ids)
 {
     static const optspec_t specs[] = {{'i', 'i', "id", 1}, {'h', 'h', "help", 0}, {0}};
-    const char *verb = "keepalive", *val = NULL, *ids = NULL;
-    int i = 1, c;
-    while ((c = next_opt(argc, argv, &i, specs, &val, verb)) != OPT_END) {
+    const char *val = NULL;
+    int c;
+    *first = 1;
+    while ((c = next_opt(argc, argv, first, specs, &val, verb)) != OPT_END) {
         if (c == OPT_ERR)
             return 2;
         if (c == OPT_HELP)
             return show_usage(verb);
-        ids = val;
+        *ids = val;
     }
+    return -1;
+}
+
+int cmd_keepalive(int argc, char **argv)
+{
+    const char *verb = "keepalive", *ids = NULL;
+    int i, rc = parse_id_only(verb, argc, argv, &i, &ids);
+    if (rc >= 0)
+        return rc;
     if (i < argc)
         return usage_error(verb, "unexpected argument '%s'", argv[i]);
     Uhw__V1__FromWorker m = UHW__V1__FROM_WORKER__INIT;
@@ -815,16 +827,10 @@ static int json_compact(const char *s, size_t n, frame_buf_t *out)
 
 int cmd_ndjson(int argc, char **argv)
 {
-    static const optspec_t specs[] = {{'i', 'i', "id", 1}, {'h', 'h', "help", 0}, {0}};
-    const char *verb = "ndjson", *val = NULL, *ids = NULL;
-    int i = 1, c;
-    while ((c = next_opt(argc, argv, &i, specs, &val, verb)) != OPT_END) {
-        if (c == OPT_ERR)
-            return 2;
-        if (c == OPT_HELP)
-            return show_usage(verb);
-        ids = val;
-    }
+    const char *verb = "ndjson", *ids = NULL;
+    int i, rc = parse_id_only(verb, argc, argv, &i, &ids);
+    if (rc >= 0)
+        return rc;
     uint64_t id;
     if (resolve_id(verb, ids, 1, &id) != 0)
         return 2;

@@ -252,27 +252,26 @@ static void on_ready_frame(worker_t *w, const Uhw__V1__Ready *r)
 void worker_configure(worker_t *w)
 {
     const cfg_pool_t *pc = w->pool->cfg;
-    {
-        Uhw__V1__ToWorker m = UHW__V1__TO_WORKER__INIT;
-        Uhw__V1__Configure conf = UHW__V1__CONFIGURE__INIT;
-        Uhw__V1__Setting *items = calloc(pc->settings.len, sizeof(*items));
-        Uhw__V1__Setting **ptrs = calloc(pc->settings.len, sizeof(*ptrs));
-        if (items == NULL || ptrs == NULL)
-            abort();
-        for (size_t i = 0; i < pc->settings.len; ++i) {
-            uhw__v1__setting__init(&items[i]);
-            items[i].key = pc->settings.items[i].key;
-            items[i].value = pc->settings.items[i].value;
-            ptrs[i] = &items[i];
-        }
-        conf.n_settings = pc->settings.len;
-        conf.settings = ptrs;
-        m.msg_case = UHW__V1__TO_WORKER__MSG_CONFIGURE;
-        m.configure = &conf;
-        worker_send(w, &m.base);
-        free(ptrs);
-        free(items);
+    size_t n = pc->settings.len; /* may be 0: an empty Configure clears what the worker had */
+    Uhw__V1__ToWorker m = UHW__V1__TO_WORKER__INIT;
+    Uhw__V1__Configure conf = UHW__V1__CONFIGURE__INIT;
+    Uhw__V1__Setting *items = calloc(n + 1, sizeof(*items));
+    Uhw__V1__Setting **ptrs = calloc(n + 1, sizeof(*ptrs));
+    if (items == NULL || ptrs == NULL)
+        abort();
+    for (size_t i = 0; i < n; ++i) {
+        uhw__v1__setting__init(&items[i]);
+        items[i].key = pc->settings.items[i].key;
+        items[i].value = pc->settings.items[i].value;
+        ptrs[i] = &items[i];
     }
+    conf.n_settings = n;
+    conf.settings = ptrs;
+    m.msg_case = UHW__V1__TO_WORKER__MSG_CONFIGURE;
+    m.configure = &conf;
+    worker_send(w, &m.base);
+    free(ptrs);
+    free(items);
 }
 
 static void on_log_frame(worker_t *w, const Uhw__V1__Log *l)

@@ -152,6 +152,22 @@ static Uhw__V1__Header **make_headers(const uhw_header_t *h, size_t n)
     return pp;
 }
 
+/* Checks a status and headers the way the supervisor will, and builds the protobuf headers
+ * (*out, to free; NULL when n is 0). -1 with errno EINVAL or ENOMEM. */
+static int build_head(unsigned status, const uhw_header_t *h, size_t n, Uhw__V1__Header ***out)
+{
+    if (check_head(status, h, n) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    *out = make_headers(h, n);
+    if (n != 0 && *out == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- requests */
 
 static void req_free(req_impl_t *r)
@@ -262,15 +278,9 @@ int uhw_respond(uhw_req_t *req, unsigned status, const uhw_header_t *headers, si
         req_free(r);
         return 0;
     }
-    if (check_head(status, headers, nheaders) != 0) {
-        errno = EINVAL;
+    Uhw__V1__Header **hs;
+    if (build_head(status, headers, nheaders, &hs) != 0)
         return -1;
-    }
-    Uhw__V1__Header **hs = make_headers(headers, nheaders);
-    if (nheaders != 0 && hs == NULL) {
-        errno = ENOMEM;
-        return -1;
-    }
     send_response(r->pub.id, status, hs, nheaders, body, len);
     free(hs);
     req_free(r);
@@ -295,15 +305,9 @@ int uhw_stream_start(uhw_req_t *req, unsigned status, const uhw_header_t *header
         errno = ECANCELED;
         return -1;
     }
-    if (check_head(status, headers, n) != 0) {
-        errno = EINVAL;
+    Uhw__V1__Header **hs;
+    if (build_head(status, headers, n, &hs) != 0)
         return -1;
-    }
-    Uhw__V1__Header **hs = make_headers(headers, n);
-    if (n != 0 && hs == NULL) {
-        errno = ENOMEM;
-        return -1;
-    }
     Uhw__V1__FromWorker m = UHW__V1__FROM_WORKER__INIT;
     Uhw__V1__StreamStart ss = UHW__V1__STREAM_START__INIT;
     ss.id = r->pub.id;
