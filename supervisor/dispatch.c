@@ -414,6 +414,20 @@ void dispatch_submit(server_t *srv, pool_t *pool, h2o_req_t *req)
 
 /* ---------------------------------------------------------------- assignment */
 
+int request_peer(h2o_req_t *req, char host[NI_MAXHOST], unsigned *port)
+{
+    struct sockaddr_storage ss;
+    host[0] = '\0';
+    *port = 0;
+    socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    if (sl == 0 || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+        return 0;
+    h2o_socket_getnumerichost((struct sockaddr *)&ss, sl, host);
+    int32_t p = h2o_socket_getport((struct sockaddr *)&ss);
+    *port = p > 0 ? (unsigned)p : 0;
+    return ss.ss_family;
+}
+
 static char *pool_strdup(h2o_mem_pool_t *mp, const char *s, size_t n)
 {
     return h2o_strdup(mp, s, n).base;
@@ -454,13 +468,7 @@ static void send_request(request_t *r, worker_t *w)
     rq.headers = hp;
     rq.body.data = (uint8_t *)req->entity.base;
     rq.body.len = req->entity.base != NULL ? req->entity.len : 0;
-    struct sockaddr_storage ss;
-    socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    if (sl != 0 && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
-        h2o_socket_getnumerichost((struct sockaddr *)&ss, sl, host);
-        int32_t p = h2o_socket_getport((struct sockaddr *)&ss);
-        port = p > 0 ? (unsigned)p : 0;
-    }
+    request_peer(req, host, &port);
     rq.remote_addr = host;
     rq.remote_port = port;
     rq.scheme = pool_strdup(mp, req->scheme->name.base, req->scheme->name.len);

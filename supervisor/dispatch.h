@@ -12,6 +12,7 @@
 #ifndef UHW_DISPATCH_H
 #define UHW_DISPATCH_H
 
+#include <netdb.h>
 #include <stdint.h>
 
 #include <h2o.h>
@@ -76,6 +77,10 @@ void dispatch_fail_worker(worker_t *w, int status, const exit_info_t *ei);
 void dispatch_fail_queue(pool_t *pool, int status, const char *error, int retry_after);
 /* Shutdown timeout: answers everything still pending with 503 Shutting down. */
 void dispatch_fail_all(server_t *srv);
+
+/* The client's numeric address and port; returns AF_INET or AF_INET6, or 0 (host "", port 0)
+ * when the peer is not an IP socket. */
+int request_peer(h2o_req_t *req, char host[NI_MAXHOST], unsigned *port);
 
 /* A JSON error response {"error": error, "reason": reason, "request_id": id} (reason and id optional).
  * These two only answer; counting the answer in the server's counters is the caller's call. */

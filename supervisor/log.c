@@ -2,6 +2,7 @@
  * log.c — see log.h.
  */
 #include "log.h"
+#include "timer.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -9,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 static struct {
@@ -57,12 +56,8 @@ static size_t format_prefix(char *buf, size_t sz, log_level_t level, const char 
     if (logcfg.journal) {
         n = snprintf(buf, sz, "<%d>%s ", level_syslog[level], log_level_name(level));
     } else {
-        struct timeval tv;
-        struct tm tm;
-        gettimeofday(&tv, NULL);
-        gmtime_r(&tv.tv_sec, &tm);
-        n = snprintf(buf, sz, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000), log_level_name(level));
+        char when[40];
+        n = snprintf(buf, sz, "%s %s ", iso8601(wall_ms(), when, sizeof(when)), log_level_name(level));
     }
     if (who != NULL && (size_t)n < sz)
         n += snprintf(buf + n, sz - (size_t)n, "[%s] ", who);

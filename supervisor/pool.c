@@ -216,26 +216,18 @@ static void on_respawn(utimer_t *t)
 static void slot_replace(slot_t *slot)
 {
     worker_t *old = slot->current;
-    if (old == NULL || old->state != WS_READY) {
-        if (old != NULL)
-            worker_stop(old); /* not serving yet: nothing to keep alive */
-        slot->current = NULL;
-        if (old != NULL && old->state != WS_EXITED) {
-            old->retiring = 1;
-            if (slot->retiring != NULL)
-                worker_stop(slot->retiring);
-            slot->retiring = old;
-        }
-        slot_spawn(slot);
-        return;
+    int serving = old != NULL && old->state == WS_READY;
+    if (old != NULL && !serving)
+        worker_stop(old); /* not serving yet: nothing to keep alive */
+    if (old != NULL && old->state != WS_EXITED) {
+        if (slot->retiring != NULL)
+            worker_stop(slot->retiring); /* a replacement of a replacement: the oldest goes now */
+        old->retiring = 1;
+        slot->retiring = old;
     }
-    if (slot->retiring != NULL)
-        worker_stop(slot->retiring); /* a replacement of a replacement: the oldest goes now */
-    old->retiring = 1;
-    slot->retiring = old;
     slot->current = NULL;
     slot_spawn(slot);
-    if (slot->current == NULL) {
+    if (slot->current == NULL && serving) {
         /* could not fork: keep the old worker as the slot's worker */
         old->retiring = 0;
         slot->retiring = NULL;

@@ -246,13 +246,10 @@ static void run_command(server_t *srv, const char *line, uint64_t id)
 void victims_record(server_t *srv, worker_t *w, request_t *r, h2o_req_t *req, const exit_info_t *ei, int status)
 {
     char remote[NI_MAXHOST + 8] = "-", host[NI_MAXHOST];
-    struct sockaddr_storage ss;
-    socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    if (sl != 0 && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
-        h2o_socket_getnumerichost((struct sockaddr *)&ss, sl, host);
-        snprintf(remote, sizeof(remote), ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host,
-                 (int)h2o_socket_getport((struct sockaddr *)&ss));
-    }
+    unsigned port;
+    int family = request_peer(req, host, &port);
+    if (family != 0)
+        snprintf(remote, sizeof(remote), family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     log_msg(LOG_ERROR, w->who, "victim id=%llu from=%s %.*s %.*s body=%zuB (%s: %s)", (unsigned long long)r->id, remote,
             (int)req->method.len, req->method.base, (int)path_len, req->path.base, r->body_size, ei->reason, ei->detail);

@@ -361,6 +361,25 @@ static int process_frames(worker_t *w, int draining)
     return 0;
 }
 
+/* One read of up to `chunk` bytes from a non-blocking pipe into `b`. Returns the bytes read,
+ * 0 when nothing is available now, -1 at EOF or on an error. */
+static ssize_t read_some(int fd, frame_buf_t *b, size_t chunk)
+{
+    uint8_t *dst = frame_buf_reserve(b, chunk);
+    if (dst == NULL)
+        abort();
+    for (;;) {
+        ssize_t n = read(fd, dst, chunk);
+        if (n > 0) {
+            frame_buf_commit(b, (size_t)n);
+            return n;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+    }
+}
+
 /* Reads what is available (bounded), then parses. At EOF stdout is closed; the exit that
  * follows (reaped via SIGCHLD) settles everything else. */
 static void read_stdout(worker_t *w, int draining)
@@ -369,19 +388,13 @@ static void read_stdout(worker_t *w, int draining)
     for (int round = 0; draining || round < READ_ROUNDS; ++round) {
         if (!draining && w->backpressure != 0)
             return;
-        uint8_t *dst = frame_buf_reserve(&w->rbuf, READ_CHUNK);
-        if (dst == NULL)
-            abort();
-        ssize_t n = read(fd, dst, READ_CHUNK);
+        ssize_t n = read_some(fd, &w->rbuf, READ_CHUNK);
         if (n > 0) {
-            frame_buf_commit(&w->rbuf, (size_t)n);
             if (process_frames(w, draining) != 0 || w->out == NULL)
                 return;
             continue;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (n == 0)
             return;
         /* EOF or error */
         if (frame_buf_size(&w->rbuf) != 0 && w->kill_reason == NULL) {
@@ -460,20 +473,14 @@ static void read_stderr(worker_t *w, int draining)
 {
     int fd = h2o_socket_get_fd(w->err);
     for (int round = 0; draining || round < READ_ROUNDS; ++round) {
-        uint8_t *dst = frame_buf_reserve(&w->ebuf, 16384);
-        if (dst == NULL)
-            abort();
-        ssize_t n = read(fd, dst, 16384);
+        ssize_t n = read_some(fd, &w->ebuf, 16384);
         if (n > 0) {
-            frame_buf_commit(&w->ebuf, (size_t)n);
             split_stderr(w, 0);
             continue;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (n == 0)
             return;
-        split_stderr(w, 1);
+        split_stderr(w, 1); /* EOF or error: log the unfinished line too */
         close_sock(&w->err);
         return;
     }
