@@ -41,13 +41,14 @@ PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(CFLAGS_COMMON) $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
 
-# Debian packages: to build and test, and (bench) to benchmark.
+# Debian packages, by what needs them: building and running (`make run`), the test suite
+# (`make test`, `make deps`), and the peers `make bench` compares against. Fragments in mk/
+# add to these lists (DEBS_TEST += ...).
 DEBS_BUILD := make gcc libc6-dev pkg-config libh2o-evloop-dev libssl-dev \
 	libprotobuf-c-dev protobuf-c-compiler libyaml-dev libjansson-dev libsystemd-dev
 DEBS_TEST := libcmocka-dev bats bats-assert bats-support curl procps python3 python3-protobuf \
 	protobuf-compiler chromium openssl prometheus
 DEBS_BENCH := wrk
-DEBS := $(DEBS_BUILD) $(DEBS_TEST) $(DEBS_BENCH)
 
 PROTO_C := $(B)/gen/uhw.pb-c.c
 PROTO_H := $(B)/gen/uhw.pb-c.h
@@ -62,7 +63,7 @@ EXAMPLES := $(patsubst workers/examples/%.c,$(B)/workers/%,$(wildcard workers/ex
 UNIT_SRCS := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(patsubst test/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps run test unit e2e bench chaos install clean
+.PHONY: all deps deps-run deps-bench run test unit e2e bench chaos install clean
 # Keep intermediate objects (pattern chains would delete them and rebuild every time).
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -117,13 +118,17 @@ $(B)/tests/%: $(B)/obj/test/unit/%.o $$(addprefix $(B)/obj/,$$(UNIT_DEPS_$$*))
 
 # ---------------------------------------------------------------- dependencies
 
-# Installs the missing Debian packages when root, else prints the command to run.
-deps:
-	@UHW_DEBS="$(DEBS)" sh test/deps.sh
+# Install the missing Debian packages when root, else print the command to run.
+deps-run:
+	@UHW_DEBS="$(DEBS_BUILD)" sh test/deps.sh
+deps: deps-run
+	@UHW_DEBS="$(DEBS_TEST)" sh test/deps.sh
+deps-bench: deps-run
+	@UHW_DEBS="$(DEBS_BENCH)" sh test/deps.sh
 
 # ---------------------------------------------------------------- run, test, bench
 
-run: deps all
+run: deps-run all
 	$(B)/uhw serve contrib/pools.yaml
 
 test: deps all $(UNIT_BINS)
@@ -135,11 +140,11 @@ unit: all $(UNIT_BINS)
 e2e: all
 	@UHW_BUILD=$(abspath $(B)) UHW_ONLY=e2e UHW_BATS="$(T)" bash test/run.sh
 
-bench: deps all
+bench: deps-bench all
 	@UHW_BUILD=$(abspath $(B)) bash test/bench.sh
 
 CHAOS_DURATION ?= 60
-chaos: deps all
+chaos: deps-bench all
 	@UHW_BUILD=$(abspath $(B)) bash test/chaos.sh $(CHAOS_DURATION)
 
 install: all
@@ -152,3 +157,8 @@ install: all
 
 clean:
 	rm -rf build
+
+# One fragment per component outside the core (SDKs, bench peers, docs): each adds its own
+# targets, may add prerequisites to `all` and `install`, and appends to DEBS_TEST/DEBS_BENCH.
+# Test suites other than cmocka and bats are scripts test/suites/NAME.sh that print TAP.
+-include $(sort $(wildcard mk/*.mk))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the unit tests (cmocka, TAP output) and the end-to-end tests (bats, TAP),
 # shows their output, and ends with one line: "N passed, N failed".
-# Environment: UHW_BUILD (build dir, absolute), UHW_ONLY=unit|e2e, UHW_BATS (bats files).
+# Environment: UHW_BUILD (build dir, absolute), UHW_ONLY=unit|e2e|suites, UHW_BATS (bats files).
+# Suites in other languages (Python, Node...) are test/suites/NAME.sh, each printing TAP.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 : "${UHW_BUILD:?UHW_BUILD must name the build directory}"
@@ -35,7 +36,20 @@ if [ "${UHW_ONLY:-}" != e2e ]; then
     done
 fi
 
-if [ "${UHW_ONLY:-}" != unit ]; then
+if [ -z "${UHW_ONLY:-}" ] || [ "${UHW_ONLY:-}" = suites ]; then
+    for s in test/suites/*.sh; do
+        [ -f "$s" ] || continue
+        echo "# suite: $(basename "$s" .sh)"
+        bash "$s" >"$log" 2>&1
+        rc=$?
+        count <"$log"
+        if [ $rc -ne 0 ] && ! grep -q '^not ok' "$log"; then
+            echo "not ok - suite $(basename "$s" .sh) exited with status $rc"; failed=$((failed + 1))
+        fi
+    done
+fi
+
+if [ "${UHW_ONLY:-}" != unit ] && [ "${UHW_ONLY:-}" != suites ]; then
     files=${UHW_BATS:-test/e2e/*.bats}
     # shellcheck disable=SC2086
     if ls $files >/dev/null 2>&1; then
