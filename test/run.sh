@@ -22,7 +22,7 @@ count() { # reads TAP on stdin, echoes it, adds to the totals
     done
 }
 
-if [ "${UHW_ONLY:-}" != e2e ]; then
+if [ -z "${UHW_ONLY:-}" ] || [ "${UHW_ONLY:-}" = unit ]; then
     for t in "$UHW_BUILD"/tests/test_*; do
         [ -x "$t" ] || continue
         echo "# unit: $(basename "$t")"
