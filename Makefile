@@ -56,9 +56,9 @@ PROTO_H := $(B)/gen/uhw.pb-c.h
 SUP_SRCS := $(wildcard supervisor/*.c)
 CMD_SRCS := $(wildcard cmd/*.c)
 # Objects shared by uhw and the unit tests.
-CORE_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(SUP_SRCS) proto/frame.c) $(B)/obj/gen/uhw.pb-c.o
+CORE_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(SUP_SRCS) proto/frame.c proto/rules.c) $(B)/obj/gen/uhw.pb-c.o
 UHW_OBJS := $(CORE_OBJS) $(patsubst %.c,$(B)/obj/%.o,$(CMD_SRCS))
-LIBUHW_OBJS := $(B)/obj/workers/libuhw.o $(B)/obj/proto/frame.o $(B)/obj/gen/uhw.pb-c.o
+LIBUHW_OBJS := $(B)/obj/workers/libuhw.o $(B)/obj/proto/frame.o $(B)/obj/proto/rules.o $(B)/obj/gen/uhw.pb-c.o
 EXAMPLES := $(patsubst workers/examples/%.c,$(B)/workers/%,$(wildcard workers/examples/*.c))
 UNIT_SRCS := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(patsubst test/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
@@ -104,8 +104,8 @@ $(B)/workers/%: $(B)/obj/workers/examples/%.o $(B)/libuhw.a
 # another is half-written. List them here: UNIT_DEPS_test_NAME := objects under $(B)/obj.
 UNIT_DEPS_test_frame := proto/frame.o gen/uhw.pb-c.o
 UNIT_DEPS_test_config := supervisor/config.o
-UNIT_DEPS_test_helpers := cmd/helpers.o proto/frame.o gen/uhw.pb-c.o
-UNIT_DEPS_test_libuhw := workers/libuhw.o proto/frame.o gen/uhw.pb-c.o
+UNIT_DEPS_test_helpers := cmd/helpers.o proto/frame.o proto/rules.o gen/uhw.pb-c.o
+UNIT_DEPS_test_libuhw := workers/libuhw.o proto/frame.o proto/rules.o gen/uhw.pb-c.o
 UNIT_DEPS_test_policy := supervisor/policy.o
 
 .SECONDEXPANSION:

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "rules.h"
 #include "uhw.pb-c.h"
 
 extern char **environ;
@@ -264,31 +265,6 @@ typedef struct heads {
     size_t n;
 } heads_t;
 
-static int is_tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-/* The supervisor's rules (a violation there kills the worker, failing every request it
- * holds): names are non-empty HTTP tokens and not hop-by-hop; values have no CR/LF/NUL. */
-static const char *header_problem(const char *name, size_t nlen, const char *val)
-{
-    static const char *const hop[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
-                                      "te", "trailer", "upgrade", NULL};
-    if (nlen == 0)
-        return "empty header name";
-    for (size_t i = 0; i < nlen; ++i)
-        if (!is_tchar((unsigned char)name[i]))
-            return "header name with a character not allowed in HTTP";
-    for (size_t k = 0; hop[k] != NULL; ++k)
-        if (strlen(hop[k]) == nlen && strncasecmp(name, hop[k], nlen) == 0)
-            return "hop-by-hop header (the supervisor manages the connection)";
-    if (strpbrk(val, "\r\n") != NULL)
-        return "header value with CR or LF";
-    return NULL;
-}
-
 static int heads_init(heads_t *h, size_t max)
 {
     h->n = 0;
@@ -325,7 +301,7 @@ static int heads_add(heads_t *h, const char *verb, const char *spec, const char 
     size_t vlen = strlen(v);
     while (vlen != 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
         --vlen;
-    const char *why = header_problem(spec, nlen, v);
+    const char *why = rules_header_problem(spec, nlen, (const uint8_t *)v, vlen);
     if (why != NULL)
         return usage_error(verb, "refused header '%.*s': %s", (int)nlen, spec, why);
     Uhw__V1__Header init = UHW__V1__HEADER__INIT;

@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "pool.h"
+#include "rules.h"
 #include "server.h"
 #include "victims.h"
 
@@ -567,60 +568,28 @@ static void on_request_timer(utimer_t *t)
 
 /* ---------------------------------------------------------------- responses */
 
-static int is_hop_by_hop(const char *name)
-{
-    static const char *const hop[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te",
-                                      "trailer", "upgrade", NULL};
-    for (size_t i = 0; hop[i] != NULL; ++i)
-        if (strcmp(name, hop[i]) == 0)
-            return 1;
-    return 0;
-}
-
-static int is_tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-/* Checks status and headers of a Response/StreamStart; lower-cases names in place.
- * Returns 0, or -1 with a reason in `why`. */
+/* Checks status and headers of a Response/StreamStart (proto/rules.h); lower-cases names in
+ * place. Returns 0, or -1 with a reason in `why`. */
 static int validate_head(uint32_t *status, Uhw__V1__Header **hs, size_t n, char *why, size_t whysz)
 {
     if (*status == 0)
         *status = 200;
-    if (*status < 200 || *status > 599) {
+    if (!rules_status_ok(*status)) {
         snprintf(why, whysz, "invalid HTTP status %u", *status);
         return -1;
     }
     for (size_t i = 0; i < n; ++i) {
         char *name = hs[i]->name;
         size_t len = name != NULL ? strlen(name) : 0;
-        if (len == 0) {
-            snprintf(why, whysz, "a response header has an empty name");
+        const char *problem = rules_header_problem(name, len, hs[i]->value.data, hs[i]->value.len);
+        if (problem != NULL) {
+            char nm[80], val[80];
+            snprintf(why, whysz, "refused response header %s: %s (value %s)", log_excerpt(nm, sizeof(nm), name, len, 40),
+                     problem, log_excerpt(val, sizeof(val), hs[i]->value.data, hs[i]->value.len, 40));
             return -1;
         }
-        for (size_t k = 0; k < len; ++k) {
-            if (!is_tchar((unsigned char)name[k])) {
-                char ex[80];
-                snprintf(why, whysz, "response header name %s has a character not allowed in HTTP",
-                         log_excerpt(ex, sizeof(ex), name, len, 40));
-                return -1;
-            }
+        for (size_t k = 0; k < len; ++k)
             name[k] = (char)tolower((unsigned char)name[k]);
-        }
-        if (is_hop_by_hop(name)) {
-            snprintf(why, whysz, "response header '%s' is hop-by-hop; uhw manages the connection", name);
-            return -1;
-        }
-        const uint8_t *v = hs[i]->value.data;
-        for (size_t k = 0; k < hs[i]->value.len; ++k) {
-            if (v[k] == '\r' || v[k] == '\n' || v[k] == '\0') {
-                char ex[80];
-                snprintf(why, whysz, "response header '%s' has CR, LF or NUL in its value: %s", name,
-                         log_excerpt(ex, sizeof(ex), v, hs[i]->value.len, 40));
-                return -1;
-            }
-        }
     }
     return 0;
 }
@@ -758,6 +727,8 @@ static uint64_t frame_id(const Uhw__V1__FromWorker *m)
         return m->stream_end->id;
     case UHW__V1__FROM_WORKER__MSG_KEEP_ALIVE:
         return m->keep_alive->id;
+    case UHW__V1__FROM_WORKER__MSG_REQUEST_FAILED:
+        return m->request_failed->id;
     default:
         return 0;
     }
@@ -774,7 +745,8 @@ int dispatch_on_frame(worker_t *w, Uhw__V1__FromWorker *m)
         log_msg(LOG_DEBUG, w->who, "dropped a frame for id=%llu, which this worker does not own", (unsigned long long)id);
         return 0;
     }
-    int finishing = m->msg_case == UHW__V1__FROM_WORKER__MSG_RESPONSE || m->msg_case == UHW__V1__FROM_WORKER__MSG_STREAM_END;
+    int finishing = m->msg_case == UHW__V1__FROM_WORKER__MSG_RESPONSE || m->msg_case == UHW__V1__FROM_WORKER__MSG_STREAM_END ||
+                    m->msg_case == UHW__V1__FROM_WORKER__MSG_REQUEST_FAILED;
     if (r->tombstone) {
         /* Only a final frame matters: it frees the worker's slot. */
         if (finishing) {
@@ -835,6 +807,33 @@ int dispatch_on_frame(worker_t *w, Uhw__V1__FromWorker *m)
         request_maybe_free(r);
         dispatch_pump(pool);
         return 0;
+    case UHW__V1__FROM_WORKER__MSG_REQUEST_FAILED: {
+        const Uhw__V1__RequestFailed *f = m->request_failed;
+        int status = f->status == 0 ? 500 : (int)f->status;
+        if (status != 500 && status != 502 && status != 503 && status != 504)
+            status = 500;
+        exit_info_t ei = {.reason = f->reason != NULL && f->reason[0] ? f->reason : "died",
+                          .code = f->exit_code,
+                          .signal = (int)f->signal,
+                          .at_wall_ms = wall_ms()};
+        snprintf(ei.detail, sizeof(ei.detail), "%s", f->detail != NULL ? f->detail : "");
+        ++srv->counters.victims;
+        ++pool->stats.victims;
+        if (status == 504) {
+            ++srv->counters.timeouts;
+            ++pool->stats.timeouts;
+        }
+        victims_record(srv, w, r, r->req, &ei, status);
+        release(r);
+        snprintf(why, sizeof(why), "worker %s: %.200s", w->who, ei.detail);
+        if (r->state == RQ_ASSIGNED)
+            answer_error(r, status, status == 504 ? "Gateway timeout" : "Worker crashed", why, 0);
+        else
+            end_stream(r, 2);
+        request_maybe_free(r);
+        dispatch_pump(pool);
+        return 0;
+    }
     case UHW__V1__FROM_WORKER__MSG_KEEP_ALIVE:
         if (r->state == RQ_ASSIGNED)
             r->deadline = now_ms() + r->pool->cfg->timeout_ms; /* the timer catches up lazily */

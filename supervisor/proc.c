@@ -255,13 +255,15 @@ const char *proc_env_get(const proc_env_t *env, const char *name)
     return i >= 0 ? env->items[i] + strlen(name) + 1 : NULL;
 }
 
-void proc_env_prepend_path(proc_env_t *env, const char *dir)
+void proc_env_prepend(proc_env_t *env, const char *name, const char *dir, const char *dflt)
 {
-    const char *path = proc_env_get(env, "PATH");
+    const char *rest = proc_env_get(env, name);
+    if (rest == NULL)
+        rest = dflt;
     char *joined;
-    if (asprintf(&joined, "%s:%s", dir, path != NULL ? path : "/usr/local/bin:/usr/bin:/bin") < 0)
+    if (asprintf(&joined, "%s%s%s", dir, rest != NULL ? ":" : "", rest != NULL ? rest : "") < 0)
         abort();
-    proc_env_set(env, "PATH", joined);
+    proc_env_set(env, name, joined);
     free(joined);
 }
 

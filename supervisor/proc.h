@@ -67,8 +67,9 @@ void proc_env_init(proc_env_t *env, int clear);
 /* Sets (replaces) NAME. */
 void proc_env_set(proc_env_t *env, const char *name, const char *value);
 const char *proc_env_get(const proc_env_t *env, const char *name);
-/* Puts `dir` first on PATH (setting PATH to dir:/usr/local/bin:/usr/bin:/bin if unset). */
-void proc_env_prepend_path(proc_env_t *env, const char *dir);
+/* Puts `dir` first in the colon-separated list NAME (PATH, PYTHONPATH...); when NAME is unset
+ * it becomes `dir`, followed by `dflt` when that is not NULL. */
+void proc_env_prepend(proc_env_t *env, const char *name, const char *dir, const char *dflt);
 void proc_env_free(proc_env_t *env);
 
 /* Ensures fds 0, 1, 2 are open (on /dev/null if closed), so pipes never land on them. */

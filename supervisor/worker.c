@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -89,6 +90,27 @@ static void close_sock(h2o_socket_t **sock)
 
 /* ---------------------------------------------------------------- spawning */
 
+/* Lets workers find uhw's own helpers and SDKs without any setup: the directory of the
+ * running uhw goes first on PATH (the shell helpers), and the language SDKs the build or
+ * `make install` put beside it go first on PYTHONPATH and NODE_PATH: DIR/python and
+ * DIR/node in a build tree (build/uhw), DIR/../lib/uhw/{python,node} once installed. */
+static void add_sdk_paths(proc_env_t *env, const char *self_dir)
+{
+    static const struct {
+        const char *var, *sub;
+    } sdks[] = {{"PYTHONPATH", "python"}, {"NODE_PATH", "node"}};
+    char dir[4096];
+    struct stat st;
+    proc_env_prepend(env, "PATH", self_dir, "/usr/local/bin:/usr/bin:/bin");
+    for (size_t i = 0; i < sizeof(sdks) / sizeof(sdks[0]); ++i) {
+        snprintf(dir, sizeof(dir), "%s/%s", self_dir, sdks[i].sub);
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+            snprintf(dir, sizeof(dir), "%s/../lib/uhw/%s", self_dir, sdks[i].sub);
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+            proc_env_prepend(env, sdks[i].var, dir, NULL);
+    }
+}
+
 worker_t *worker_spawn(pool_t *pool, unsigned slot_id)
 {
     const cfg_pool_t *pc = pool->cfg;
@@ -104,7 +126,7 @@ worker_t *worker_spawn(pool_t *pool, unsigned slot_id)
     proc_env_set(&env, "UHW_WORKER", num);
     proc_env_set(&env, "UHW_PROTOCOL", "1");
     if (srv->self_dir != NULL)
-        proc_env_prepend_path(&env, srv->self_dir);
+        add_sdk_paths(&env, srv->self_dir);
 
     proc_spec_t spec = {
         .argv = pc->argv,
@@ -307,6 +329,7 @@ static void handle_frame(worker_t *w, Uhw__V1__FromWorker *m)
     case UHW__V1__FROM_WORKER__MSG_STREAM_DATA:
     case UHW__V1__FROM_WORKER__MSG_STREAM_END:
     case UHW__V1__FROM_WORKER__MSG_KEEP_ALIVE:
+    case UHW__V1__FROM_WORKER__MSG_REQUEST_FAILED:
         if (w->state == WS_STARTING)
             protocol_error(w, "sent an answer before Ready");
         else

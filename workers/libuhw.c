@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "rules.h"
 #include "uhw.pb-c.h"
 
 /* The supervisor bounds what it sends with the pool's max_frame (at most 1 GiB); this is
@@ -102,32 +103,16 @@ static void send_msg(Uhw__V1__FromWorker *m)
     _exit(errno == EPIPE ? 0 : 1);
 }
 
-/* Same rules as the supervisor (a violation there kills the worker): a status of
- * 200..599, header names that are HTTP tokens and not hop-by-hop, no CR/LF/NUL. */
-static int is_tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
+/* The supervisor's rules (proto/rules.h): a violation there kills the worker. */
 static int check_head(unsigned status, const uhw_header_t *h, size_t n)
 {
-    static const char *const hop[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
-                                      "te", "trailer", "upgrade", NULL};
-    if (status < 200 || status > 599 || (n != 0 && h == NULL))
+    if (!rules_status_ok(status) || (n != 0 && h == NULL))
         return -1;
     for (size_t i = 0; i < n; ++i) {
-        if (h[i].name == NULL || h[i].name[0] == '\0' || (h[i].value == NULL && h[i].value_len != 0))
+        if (h[i].name == NULL || (h[i].value == NULL && h[i].value_len != 0))
             return -1;
-        for (const char *c = h[i].name; *c != '\0'; ++c)
-            if (!is_tchar((unsigned char)*c))
-                return -1;
-        for (size_t k = 0; hop[k] != NULL; ++k)
-            if (strcasecmp(h[i].name, hop[k]) == 0)
-                return -1;
-        for (size_t k = 0; k < h[i].value_len; ++k)
-            if (h[i].value[k] == '\r' || h[i].value[k] == '\n' || h[i].value[k] == '\0')
-                return -1;
+        if (rules_header_problem(h[i].name, strlen(h[i].name), h[i].value, h[i].value_len) != NULL)
+            return -1;
     }
     return 0;
 }
