@@ -91,14 +91,15 @@ static void close_sock(h2o_socket_t **sock)
 /* ---------------------------------------------------------------- spawning */
 
 /* Lets workers find uhw's own helpers and SDKs without any setup: the directory of the
- * running uhw goes first on PATH (the shell helpers), and the language SDKs the build or
- * `make install` put beside it go first on PYTHONPATH and NODE_PATH: DIR/python and
- * DIR/node in a build tree (build/uhw), DIR/../lib/uhw/{python,node} once installed. */
+ * running uhw (DIR) goes first on PATH, and the SDKs the build or `make install` put beside
+ * it go before that: DIR/sh (the lean shell helpers) on PATH, DIR/python on PYTHONPATH,
+ * DIR/node on NODE_PATH in a build tree (build/uhw); DIR/../lib/uhw/{sh,python,node} once
+ * installed. */
 static void add_sdk_paths(proc_env_t *env, const char *self_dir)
 {
     static const struct {
         const char *var, *sub;
-    } sdks[] = {{"PYTHONPATH", "python"}, {"NODE_PATH", "node"}};
+    } sdks[] = {{"PATH", "sh"}, {"PYTHONPATH", "python"}, {"NODE_PATH", "node"}};
     char dir[4096];
     struct stat st;
     proc_env_prepend(env, "PATH", self_dir, "/usr/local/bin:/usr/bin:/bin");
