@@ -126,6 +126,8 @@ worker_t *worker_spawn(pool_t *pool, unsigned slot_id)
     snprintf(num, sizeof(num), "%u", slot_id);
     proc_env_set(&env, "UHW_WORKER", num);
     proc_env_set(&env, "UHW_PROTOCOL", "1");
+    snprintf(num, sizeof(num), "%llu", (unsigned long long)pc->max_frame);
+    proc_env_set(&env, "UHW_MAX_FRAME", num); /* the largest frame uhw accepts; SDKs size their reads by it */
     if (srv->self_dir != NULL)
         add_sdk_paths(&env, srv->self_dir);
 
