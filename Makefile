@@ -62,6 +62,8 @@ LIBUHW_OBJS := $(B)/obj/workers/libuhw.o $(B)/obj/proto/frame.o $(B)/obj/proto/r
 EXAMPLES := $(patsubst workers/examples/%.c,$(B)/workers/%,$(wildcard workers/examples/*.c))
 UNIT_SRCS := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(patsubst test/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+# Workers that misbehave on purpose, for the end-to-end tests.
+FIXTURES := $(patsubst test/fixtures/%.c,$(B)/tests/fixtures/%,$(wildcard test/fixtures/*.c))
 
 .PHONY: all deps deps-run deps-bench run test unit e2e bench chaos install clean
 # Keep intermediate objects (pattern chains would delete them and rebuild every time).
@@ -100,6 +102,11 @@ $(B)/workers/%: $(B)/obj/workers/examples/%.o $(B)/libuhw.a
 	$(SAY) LINK $@
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(B)/libuhw.a $(shell $(PKG_CONFIG) --libs libprotobuf-c jansson 2>/dev/null) -lm
 
+$(B)/tests/fixtures/%: $(B)/obj/test/fixtures/%.o $(B)/obj/proto/frame.o $(B)/obj/gen/uhw.pb-c.o
+	@mkdir -p $(dir $@)
+	$(SAY) LINK $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(shell $(PKG_CONFIG) --libs libprotobuf-c 2>/dev/null)
+
 # Each unit test links only the modules it tests, so one module can be tested while
 # another is half-written. List them here: UNIT_DEPS_test_NAME := objects under $(B)/obj.
 UNIT_DEPS_test_frame := proto/frame.o gen/uhw.pb-c.o
@@ -107,6 +114,7 @@ UNIT_DEPS_test_config := supervisor/config.o
 UNIT_DEPS_test_helpers := cmd/helpers.o proto/frame.o proto/rules.o gen/uhw.pb-c.o
 UNIT_DEPS_test_libuhw := workers/libuhw.o proto/frame.o proto/rules.o gen/uhw.pb-c.o
 UNIT_DEPS_test_policy := supervisor/policy.o
+UNIT_DEPS_test_timer := supervisor/timer.o
 
 .SECONDEXPANSION:
 $(B)/tests/%: $(B)/obj/test/unit/%.o $$(addprefix $(B)/obj/,$$(UNIT_DEPS_$$*))
@@ -131,13 +139,13 @@ deps-bench: deps-run
 run: deps-run all
 	$(B)/uhw serve contrib/pools.yaml
 
-test: deps all $(UNIT_BINS)
+test: deps all $(UNIT_BINS) $(FIXTURES)
 	@UHW_BUILD=$(abspath $(B)) SANITIZE=$(SANITIZE) bash test/run.sh
 
 # Subsets, for quick iteration: `make unit`, `make e2e T=test/e2e/serve.bats`.
 unit: all $(UNIT_BINS)
 	@UHW_BUILD=$(abspath $(B)) UHW_ONLY=unit bash test/run.sh
-e2e: all
+e2e: all $(FIXTURES)
 	@UHW_BUILD=$(abspath $(B)) UHW_ONLY=e2e UHW_BATS="$(T)" bash test/run.sh
 
 bench: deps-bench all

@@ -3,21 +3,16 @@
  */
 #include "control.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include <jansson.h>
-
-#include "dispatch.h"
-#include "log.h"
-#include "metrics.h"
-#include "pool.h"
-#include "reload.h"
-#include "server.h"
-#include "status.h"
+#include "reply.h"
 
 typedef struct control_handler {
     h2o_handler_t super;
-    server_t *srv;
+    const control_ops_t *ops;
+    void *ctx;
 } control_handler_t;
 
 static int is_method(const h2o_req_t *req, const char *m)
@@ -30,30 +25,85 @@ static int path_is(h2o_iovec_t path, const char *p)
     return h2o_memis(path.base, path.len, p, strlen(p));
 }
 
-static pool_t *find_pool(server_t *srv, const char *name, size_t len)
-{
-    for (size_t i = 0; i < srv->npools; ++i)
-        if (strlen(srv->pools[i]->cfg->name) == len && memcmp(srv->pools[i]->cfg->name, name, len) == 0)
-            return srv->pools[i];
-    return NULL;
-}
-
 static void method_not_allowed(h2o_req_t *req, const char *allowed)
 {
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allowed, strlen(allowed));
-    respond_error(req, 405, "Method not allowed", allowed, 0, 0);
+    reply_error(req, 405, "Method not allowed", allowed, 0, 0);
+}
+
+/* POST /pools/NAME/VERB: NAME into name (NUL-terminated), 1 if the path has that shape. */
+static int pool_verb(h2o_iovec_t path, const char *verb, char *name, size_t namesz)
+{
+    static const char prefix[] = "/pools/";
+    size_t vlen = strlen(verb), plen = sizeof(prefix) - 1;
+    if (path.len <= plen + vlen + 1 || memcmp(path.base, prefix, plen) != 0 ||
+        memcmp(path.base + path.len - vlen, verb, vlen) != 0 || path.base[path.len - vlen - 1] != '/')
+        return 0;
+    size_t len = path.len - plen - vlen - 1;
+    if (len == 0 || len >= namesz || memchr(path.base + plen, '/', len) != NULL)
+        return 0;
+    memcpy(name, path.base + plen, len);
+    name[len] = '\0';
+    return 1;
+}
+
+/* The answer to a pool operation's result code. */
+static void pool_result(h2o_req_t *req, int rc, const char *result, const char *pool)
+{
+    switch (rc) {
+    case 0:
+        reply_json(req, 200, json_pack("{s:s, s:s}", "result", result, "pool", pool));
+        break;
+    case -1:
+        reply_error(req, 404, "No such pool", pool, 0, 0);
+        break;
+    case -2:
+        reply_error(req, 409, "Not running", "the server is starting or stopping", 0, 0);
+        break;
+    default:
+        reply_error(req, 400, "Bad request", "workers must be 1..1024", 0, 0);
+        break;
+    }
+}
+
+/* The value of query parameter `key` as an unsigned number, or -1. */
+static long query_number(const h2o_req_t *req, const char *key)
+{
+    if (req->query_at == SIZE_MAX)
+        return -1;
+    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    size_t klen = strlen(key);
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp != NULL ? amp : end;
+        if ((size_t)(stop - q) > klen && memcmp(q, key, klen) == 0 && q[klen] == '=') {
+            long v = 0;
+            const char *p = q + klen + 1;
+            if (p == stop)
+                return -1;
+            for (; p < stop; ++p) {
+                if (*p < '0' || *p > '9' || v > 1000000)
+                    return -1;
+                v = v * 10 + (*p - '0');
+            }
+            return v;
+        }
+        q = stop + 1;
+    }
+    return -1;
 }
 
 static int on_control_req(h2o_handler_t *self, h2o_req_t *req)
 {
-    server_t *srv = ((control_handler_t *)self)->srv;
+    control_handler_t *h = (control_handler_t *)self;
     h2o_iovec_t path = req->path_normalized;
+    char name[128];
 
     if (path_is(path, "/status")) {
         if (!is_method(req, "GET") && !is_method(req, "HEAD"))
             method_not_allowed(req, "GET");
         else
-            respond_json(req, 200, status_json(srv));
+            reply_json(req, 200, h->ops->status(h->ctx));
         return 0;
     }
     if (path_is(path, "/stop")) {
@@ -61,30 +111,23 @@ static int on_control_req(h2o_handler_t *self, h2o_req_t *req)
             method_not_allowed(req, "POST");
             return 0;
         }
-        respond_json(req, 200, json_pack("{s:s}", "result", "stopping"));
-        server_stop(srv, "stop requested on the control socket");
+        reply_json(req, 200, json_pack("{s:s, s:i}", "result", "stopping", "pid", (int)getpid()));
+        h->ops->stop(h->ctx);
         return 0;
     }
-    static const char prefix[] = "/pools/", suffix[] = "/restart";
-    if (path.len > sizeof(prefix) - 1 + sizeof(suffix) - 1 && memcmp(path.base, prefix, sizeof(prefix) - 1) == 0 &&
-        memcmp(path.base + path.len - (sizeof(suffix) - 1), suffix, sizeof(suffix) - 1) == 0) {
-        if (!is_method(req, "POST")) {
+    if (pool_verb(path, "restart", name, sizeof(name))) {
+        if (!is_method(req, "POST"))
             method_not_allowed(req, "POST");
-            return 0;
-        }
-        const char *name = path.base + sizeof(prefix) - 1;
-        size_t len = path.len - (sizeof(prefix) - 1) - (sizeof(suffix) - 1);
-        pool_t *pool = find_pool(srv, name, len);
-        if (pool == NULL) {
-            respond_error(req, 404, "No such pool", NULL, 0, 0);
-            return 0;
-        }
-        if (srv->phase != PHASE_RUNNING) {
-            respond_error(req, 409, "Not running", "the server is starting or stopping", 0, 0);
-            return 0;
-        }
-        pool_restart(pool);
-        respond_json(req, 200, json_pack("{s:s, s:s}", "result", "restarting", "pool", pool->cfg->name));
+        else
+            pool_result(req, h->ops->restart(h->ctx, name), "restarting", name);
+        return 0;
+    }
+    if (pool_verb(path, "scale", name, sizeof(name))) {
+        long n = query_number(req, "workers");
+        if (!is_method(req, "POST"))
+            method_not_allowed(req, "POST");
+        else
+            pool_result(req, n < 1 || n > 1024 ? -3 : h->ops->scale(h->ctx, name, (unsigned)n), "scaled", name);
         return 0;
     }
     if (path_is(path, "/metrics")) {
@@ -93,7 +136,7 @@ static int on_control_req(h2o_handler_t *self, h2o_req_t *req)
             return 0;
         }
         size_t len;
-        char *text = metrics_text(srv, &len);
+        char *text = h->ops->metrics(h->ctx, &len);
         req->res.status = 200;
         req->res.reason = "OK";
         req->res.content_length = len;
@@ -108,31 +151,23 @@ static int on_control_req(h2o_handler_t *self, h2o_req_t *req)
             method_not_allowed(req, "POST");
             return 0;
         }
-        reload_result_t res;
-        server_reload(srv, &res);
-        json_t *list = json_array();
-        cfg_errors_t *lines = res.applied ? &res.notes : &res.errors;
-        for (size_t i = 0; i < lines->len; ++i)
-            json_array_append_new(list, json_string(lines->items[i]));
-        if (res.applied)
-            respond_json(req, 200, json_pack("{s:s, s:o}", "result", "reloaded", "changes", list));
-        else
-            respond_json(req, 422, json_pack("{s:s, s:s, s:o}", "error", "Configuration not reloaded", "reason",
-                                             "the file has errors; the previous configuration stays in use", "errors",
-                                             list));
-        reload_result_free(&res);
+        int status = 200;
+        json_t *o = h->ops->reload(h->ctx, &status);
+        reply_json(req, status, o);
         return 0;
     }
-    respond_error(req, 404, "Not found",
-                  "control endpoints: GET /status, GET /metrics, POST /reload, POST /stop, POST /pools/NAME/restart", 0,
-                  0);
+    reply_error(req, 404, "Not found",
+                "control endpoints: GET /status, GET /metrics, POST /reload, POST /stop, POST /pools/NAME/restart, "
+                "POST /pools/NAME/scale?workers=N",
+                0, 0);
     return 0;
 }
 
-void control_register(server_t *srv, h2o_hostconf_t *host)
+void control_register(h2o_hostconf_t *host, const control_ops_t *ops, void *ctx)
 {
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
     control_handler_t *h = (control_handler_t *)h2o_create_handler(pc, sizeof(*h));
     h->super.on_req = on_control_req;
-    h->srv = srv;
+    h->ops = ops;
+    h->ctx = ctx;
 }

@@ -1,16 +1,33 @@
 /*
- * control.h — the control API served by h2o on the UNIX socket named by
- * `control` (mode 0600): GET /status, GET /metrics, POST /reload, POST /stop,
- * POST /pools/NAME/restart. The CLI verbs status/reload/stop/restart use it.
+ * control.h — the control API served by h2o on the UNIX socket named by `control`
+ * (mode 0600): GET /status, GET /metrics, POST /reload, POST /stop,
+ * POST /pools/NAME/restart, POST /pools/NAME/scale?workers=N. The CLI verbs use it.
+ *
+ * This module speaks HTTP; what each endpoint does is up to the server, which hands
+ * it a table of operations (it never calls the server otherwise).
  */
 #ifndef UHW_CONTROL_H
 #define UHW_CONTROL_H
 
-#include <h2o.h>
+#include <stddef.h>
 
-#include "types.h"
+#include <h2o.h>
+#include <jansson.h>
+
+typedef struct control_ops {
+    json_t *(*status)(void *ctx);
+    char *(*metrics)(void *ctx, size_t *len);
+    /* Begins a graceful stop; `wait` asks to be answered once the server has stopped. */
+    void (*stop)(void *ctx);
+    /* Reloads; the result is {"result": "reloaded", "changes": [...]} or an error object
+     * with "errors": [...]; *status is 200 or 422. */
+    json_t *(*reload)(void *ctx, int *status);
+    /* 0 done, -1 no such pool, -2 refused (the server is starting or stopping), -3 bad argument. */
+    int (*restart)(void *ctx, const char *pool);
+    int (*scale)(void *ctx, const char *pool, unsigned workers);
+} control_ops_t;
 
 /* Registers the control handlers on `host` (the control socket's hostconf). */
-void control_register(server_t *srv, h2o_hostconf_t *host);
+void control_register(h2o_hostconf_t *host, const control_ops_t *ops, void *ctx);
 
 #endif

@@ -1,94 +1,75 @@
 /*
- * dispatch.h — one HTTP request on its way to a worker and back: admission,
- * the pool FIFO, assignment, deadlines, turning Response and Stream* frames
- * into h2o responses, and answering for workers that died.
+ * dispatch.h — every HTTP request on its way to a worker and back: admission, the
+ * pool FIFO, assignment, deadlines, the worker's answer turned into an h2o response,
+ * and the answer uhw gives when the worker cannot.
  *
- * Who owns a request_t: h2o owns the h2o_req_t; a request_t lives until both
- * h2o has disposed of the h2o_req_t (a hook in its memory pool tells us) and
- * no worker owns it any more. A request a worker still owns after it was
- * answered by uhw (504) or abandoned by its client is a "tombstone": the
- * worker's eventual answer frees its slot and is dropped.
+ * Each request's life is one state × event table (dispatch.c). A request lives until
+ * h2o has disposed of its h2o_req_t and no worker owns it any more. Exactly one
+ * function hands h2o a final answer, and it does nothing once one was handed over.
+ * Callbacks from h2o (proceed, a request's disposal) may arrive while the request is
+ * in one of its own actions: they are queued on the request and run right after that
+ * action, never inside it.
  */
 #ifndef UHW_DISPATCH_H
 #define UHW_DISPATCH_H
 
-#include <netdb.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <h2o.h>
 
-#include "frame.h"
+#include "config.h"
+#include "pool.h"
 #include "timer.h"
-#include "types.h"
-#include "uhw.pb-c.h"
+#include "victims.h"
 #include "worker.h"
 
-typedef enum request_state {
-    RQ_QUEUED,    /* in its pool's FIFO */
-    RQ_ASSIGNED,  /* sent to a worker, no answer yet */
-    RQ_STREAMING, /* StreamStart received, the worker still streams */
-    RQ_DONE,      /* answered (or abandoned); at most a final h2o_send still flushing */
-} request_state_t;
+typedef struct dispatch dispatch_t;
 
-struct request {
-    uint64_t id;
-    request_state_t state;
-    server_t *srv;
-    pool_t *pool;
-    h2o_req_t *req;             /* NULL once h2o disposed of it */
-    struct request_hook *hook;  /* lives in req->pool; its dispose callback clears `req` */
-    worker_t *worker;           /* owner while ASSIGNED/STREAMING, and for tombstones */
-    int tombstone;              /* the worker's answer is no longer wanted */
-    int counted_pending;        /* counted in srv->pending */
-    h2o_linklist_t link;        /* pool queue, or the worker's in-flight list */
-    struct request *map_next;   /* id map chain */
-    utimer_t timer;             /* timeout (queued/assigned), or tombstone expiry */
-    uint64_t accepted_at;       /* monotonic ms */
-    uint64_t deadline;          /* accepted_at + pool timeout, pushed back by KeepAlive */
-    /* the response */
-    h2o_generator_t gen;
-    Uhw__V1__FromWorker *held;  /* decoded Response whose body h2o points into */
-    frame_buf_t pending;        /* stream bytes not yet given to h2o */
-    frame_buf_t sending;        /* stream bytes h2o is sending (valid until proceed) */
-    int h2o_busy;               /* an h2o_send is outstanding: wait for proceed */
-    int end;                    /* 0 streaming, 1 clean end, 2 abort — sent after `pending` */
-    int backpressured;          /* counted in worker->backpressure */
-    int in_h2o_call;            /* inside h2o_send: dispose must not free us */
-    size_t body_size;           /* request body bytes, for logs */
-};
+/* Totals since start, as shown in status "counters". */
+typedef struct counters {
+    uint64_t requests; /* every request answered (by a worker or by uhw) */
+    uint64_t s2xx, s3xx, s4xx, s5xx;
+    uint64_t rejected; /* admission refusals: 503 (degraded, no worker, max_pending, queue full) and 413 */
+    uint64_t timeouts; /* 504 */
+    uint64_t victims;  /* requests whose worker died, was killed, or broke the protocol */
+} counters_t;
 
-/* Requests owned by workers, by id, so a frame's id finds its request. */
-typedef struct reqmap {
-    request_t **buckets;
-    size_t nbuckets, count;
-} reqmap_t;
+dispatch_t *dispatch_create(const uhw_config_t *cfg, timers_t *timers, victims_t *victims);
+/* Frees what is left (at exit, after every request is settled or h2o is gone). */
+void dispatch_free(dispatch_t *d);
+/* A reload: limits (max_pending, max_body) apply to the next request. */
+void dispatch_set_config(dispatch_t *d, const uhw_config_t *cfg);
 
-/* Front end entry point: admission, then queue and dispatch. Always answers or takes the request. */
-void dispatch_submit(server_t *srv, pool_t *pool, h2o_req_t *req);
-/* Assigns queued requests of `pool` to workers with free capacity. */
-void dispatch_pump(pool_t *pool);
-/* Handles a Response, Stream*, or KeepAlive frame from `w`. Returns 1 if it kept `m`
- * (it will free it), 0 if the caller must free it. */
-int dispatch_on_frame(worker_t *w, Uhw__V1__FromWorker *m);
-/* The worker is gone or killed: every request it owns is answered with `status`
- * (500 crashed, 502 protocol) and reported as a victim; tombstones are dropped. */
-void dispatch_fail_worker(worker_t *w, int status, const exit_info_t *ei);
+/* The front end's entry point: admission, then the pool's queue. Always answers or keeps `req`. */
+void dispatch_submit(dispatch_t *d, pool_t *p, h2o_req_t *req);
+/* A fresh request id, for answers uhw gives without a pool (404, 400). */
+uint64_t dispatch_next_id(dispatch_t *d);
+/* Counts an answer uhw gave outside dispatch (404, 400, health, 503 while stopping). */
+void dispatch_count(dispatch_t *d, int status);
+
+/* Pool events, wired by the pool's owner. */
+void dispatch_pump(dispatch_t *d, pool_t *p);
+worker_verdict_t dispatch_on_answer(dispatch_t *d, pool_t *p, worker_t *w, Uhw__V1__FromWorker *m, char *why,
+                                    size_t whysz);
+/* Settles every request of `w` (see worker_events_t.on_lost): those it never read go back to
+ * the front of the pool's queue, the others are victims. Returns how many it had read and not
+ * answered. */
+unsigned dispatch_on_lost(dispatch_t *d, pool_t *p, worker_t *w, int status, const exit_info_t *ei,
+                          uint64_t consumed);
 /* Answers every queued request of the pool (degraded: 503 Service unavailable). */
-void dispatch_fail_queue(pool_t *pool, int status, const char *error, int retry_after);
-/* Shutdown timeout: answers everything still pending with 503 Shutting down. */
-void dispatch_fail_all(server_t *srv);
+void dispatch_fail_queue(dispatch_t *d, pool_t *p, int status, const char *error, int retry_after);
+/* shutdown_timeout: everything still pending in these pools gets 503 Shutting down. */
+void dispatch_fail_all(dispatch_t *d, pool_t *const *pools, size_t n);
+
+const counters_t *dispatch_counters(const dispatch_t *d);
+/* Requests admitted and not answered yet (max_pending applies to it). */
+size_t dispatch_pending(const dispatch_t *d);
+/* Requests that still exist (h2o has not disposed of them, or a worker still owns them). */
+size_t dispatch_live(const dispatch_t *d);
 
 /* The client's numeric address and port; returns AF_INET or AF_INET6, or 0 (host "", port 0)
  * when the peer is not an IP socket. */
 int request_peer(h2o_req_t *req, char host[NI_MAXHOST], unsigned *port);
-
-/* A JSON error response {"error": error, "reason": reason, "request_id": id} (reason and id optional).
- * These two only answer; counting the answer in the server's counters is the caller's call. */
-void respond_error(h2o_req_t *req, int status, const char *error, const char *reason, int retry_after, uint64_t id);
-/* A JSON response from a jansson object (stolen). */
-void respond_json(h2o_req_t *req, int status, void *json_obj);
-
-/* Id map teardown at exit. */
-void dispatch_dispose(server_t *srv);
 
 #endif

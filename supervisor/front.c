@@ -24,17 +24,14 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "control.h"
-#include "dispatch.h"
 #include "log.h"
-#include "pool.h"
-#include "server.h"
+#include "reply.h"
 
 #define ACCEPTS_PER_WAKEUP 32
 
 typedef struct front_handler {
     h2o_handler_t super;
-    server_t *srv;
+    front_t *front;
 } front_handler_t;
 
 /* ---------------------------------------------------------------- routing */
@@ -84,64 +81,69 @@ static int has_dot_segments(const h2o_req_t *req)
     return 0;
 }
 
-static pool_t *route(server_t *srv, h2o_iovec_t path)
+static pool_t *route(front_t *f, h2o_iovec_t path)
 {
     pool_t *fallback = NULL;
-    for (size_t i = 0; i < srv->npools; ++i) {
-        pool_t *pool = srv->pools[i];
-        if (pool->cfg->nroutes == 0 && fallback == NULL)
-            fallback = pool;
-        for (size_t k = 0; k < pool->cfg->nroutes; ++k)
-            if (route_matches(&pool->cfg->routes[k], path))
-                return pool;
+    for (size_t i = 0; i < f->npools; ++i) {
+        pool_t *p = f->pools[i];
+        const cfg_pool_t *pc = pool_cfg(p);
+        if (pc->nroutes == 0 && fallback == NULL)
+            fallback = p;
+        for (size_t k = 0; k < pc->nroutes; ++k)
+            if (route_matches(&pc->routes[k], path))
+                return p;
     }
     return fallback;
 }
 
-static void respond_health(server_t *srv, h2o_req_t *req)
+static void respond_health(front_t *f, h2o_req_t *req)
 {
     json_t *failing = json_object();
-    for (size_t i = 0; i < srv->npools; ++i)
-        if (srv->pools[i]->state != PS_RUNNING)
-            json_object_set_new(failing, srv->pools[i]->cfg->name, json_string(pool_state_name(srv->pools[i]->state)));
-    int ok = json_object_size(failing) == 0 && srv->phase == PHASE_RUNNING;
+    for (size_t i = 0; i < f->npools; ++i)
+        if (pool_state(f->pools[i]) != PS_RUNNING)
+            json_object_set_new(failing, pool_name(f->pools[i]), json_string(pool_state_name(pool_state(f->pools[i]))));
+    int ok = json_object_size(failing) == 0 && f->accepting && !f->stopping;
     json_t *o = json_pack("{s:s}", "status", ok ? "ok" : "unavailable");
     if (!ok)
         json_object_set(o, "pools", failing);
     json_decref(failing);
-    server_count_status(srv, ok ? 200 : 503);
-    respond_json(req, ok ? 200 : 503, o);
+    dispatch_count(f->dispatch, ok ? 200 : 503);
+    reply_json(req, ok ? 200 : 503, o);
+}
+
+/* uhw's own error for a request that reaches no worker; it gets a request id all the same. */
+static void refuse(front_t *f, h2o_req_t *req, int status, const char *error, const char *reason)
+{
+    dispatch_count(f->dispatch, status);
+    reply_error(req, status, error, reason, 0, dispatch_next_id(f->dispatch));
 }
 
 static int on_public_req(h2o_handler_t *self, h2o_req_t *req)
 {
-    server_t *srv = ((front_handler_t *)self)->srv;
+    front_t *f = ((front_handler_t *)self)->front;
     h2o_iovec_t path = req->path_normalized;
     if (has_dot_segments(req)) {
         /* h2o resolved them for routing; a worker would see another path than the one routed,
          * and under a static prefix they are a traversal attempt. Refuse them. */
-        server_count_status(srv, 400);
-        respond_error(req, 400, "Bad request", "the path has '.' or '..' segments", 0, 0);
+        refuse(f, req, 400, "Bad request", "the path has '.' or '..' segments");
         return 0;
     }
-    if (srv->cfg->health != NULL && h2o_memis(path.base, path.len, srv->cfg->health, strlen(srv->cfg->health))) {
-        respond_health(srv, req);
+    if (f->cfg->health != NULL && h2o_memis(path.base, path.len, f->cfg->health, strlen(f->cfg->health))) {
+        respond_health(f, req);
         return 0;
     }
-    pool_t *pool = route(srv, path);
+    pool_t *pool = route(f, path);
     if (pool == NULL) {
-        server_count_status(srv, 404);
-        respond_error(req, 404, "Not found", "no pool serves this path", 0, 0);
+        refuse(f, req, 404, "Not found", "no pool serves this path");
         return 0;
     }
-    if (srv->phase != PHASE_RUNNING) {
+    if (f->stopping) {
         /* a request on a kept-alive connection during a stop */
         req->http1_is_persistent = 0;
-        server_count_status(srv, 503);
-        respond_error(req, 503, "Shutting down", NULL, 0, 0);
+        refuse(f, req, 503, "Shutting down", "the server is stopping");
         return 0;
     }
-    dispatch_submit(srv, pool, req);
+    dispatch_submit(f->dispatch, pool, req);
     return 0;
 }
 
@@ -278,7 +280,7 @@ static int open_tcp(const cfg_listen_t *cl, listener_t *l, char *err, size_t err
 
 /* Binds the control socket: refuses a live one, replaces a stale one, and creates the
  * file atomically with mode 0600 (bound under a temporary name, then renamed). */
-static int open_control(const char *path, listener_t *l, char *err, size_t errsz)
+static int open_control(front_t *f, const char *path, listener_t *l, char *err, size_t errsz)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     char tmp[sizeof(sa.sun_path) + 32];
@@ -288,6 +290,11 @@ static int open_control(const char *path, listener_t *l, char *err, size_t errsz
         return -1;
     }
     strcpy(sa.sun_path, path);
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+        snprintf(err, errsz, "control socket path %s exists and is not a socket; refusing to replace it", path);
+        return -1;
+    }
     int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (probe >= 0) {
         int rc = connect(probe, (struct sockaddr *)&sa, sizeof(sa));
@@ -297,8 +304,8 @@ static int open_control(const char *path, listener_t *l, char *err, size_t errsz
             snprintf(err, errsz, "another uhw is already running with control socket %s", path);
             return -1;
         }
-        if (e == ECONNREFUSED)
-            unlink(path); /* left behind by a server that died */
+        if (e == ECONNREFUSED && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+            unlink(path); /* a socket left behind by a server that died */
     }
     snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
     if (strlen(tmp) >= sizeof(sa.sun_path)) /* no room for a temporary name: bind in place */
@@ -319,6 +326,10 @@ static int open_control(const char *path, listener_t *l, char *err, size_t errsz
         close(fd);
         return -1;
     }
+    if (stat(path, &st) == 0) { /* ours: at exit it is unlinked only if it is still this one */
+        f->control_dev = st.st_dev;
+        f->control_ino = st.st_ino;
+    }
     l->fd = fd;
     l->is_control = 1;
     snprintf(l->addr, sizeof(l->addr), "unix:%.88s", path);
@@ -327,10 +338,9 @@ static int open_control(const char *path, listener_t *l, char *err, size_t errsz
 
 /* ---------------------------------------------------------------- setup */
 
-static h2o_pathconf_t *register_path(server_t *srv, const char *path)
+static h2o_pathconf_t *register_path(front_t *f, const char *path)
 {
-    h2o_pathconf_t *pc = h2o_config_register_path(srv->front.public_host, path, 0);
-    return pc;
+    return h2o_config_register_path(f->public_host, path, 0);
 }
 
 static void add_access_log(h2o_pathconf_t *pc, h2o_access_log_filehandle_t *fh)
@@ -339,10 +349,10 @@ static void add_access_log(h2o_pathconf_t *pc, h2o_access_log_filehandle_t *fh)
         h2o_access_log_register(pc, fh);
 }
 
-int front_init(server_t *srv, char *err, size_t errsz)
+int front_init(front_t *f, const uhw_config_t *cfg, dispatch_t *d, char *err, size_t errsz)
 {
-    front_t *f = &srv->front;
-    const uhw_config_t *cfg = srv->cfg;
+    f->cfg = cfg;
+    f->dispatch = d;
     h2o_config_init(&f->conf);
     f->inited = 1;
     f->conf.server_name = h2o_iovec_init(H2O_STRLIT("uhw"));
@@ -362,14 +372,14 @@ int front_init(server_t *srv, char *err, size_t errsz)
     }
     for (size_t i = 0; i < cfg->nstatics; ++i) {
         static const char *index_files[] = {"index.html", NULL};
-        h2o_pathconf_t *pc = register_path(srv, cfg->statics[i].prefix);
+        h2o_pathconf_t *pc = register_path(f, cfg->statics[i].prefix);
         h2o_file_register(pc, cfg->statics[i].dir, index_files, NULL, 0);
         add_access_log(pc, fh);
     }
-    h2o_pathconf_t *pc = register_path(srv, "/");
+    h2o_pathconf_t *pc = register_path(f, "/");
     front_handler_t *h = (front_handler_t *)h2o_create_handler(pc, sizeof(*h));
     h->super.on_req = on_public_req;
-    h->srv = srv;
+    h->front = f;
     add_access_log(pc, fh);
     /* h2o's own early errors are bound to the fallback pathconf */
     h2o_filter_t *ef = h2o_create_filter(&f->public_host->fallback_path, sizeof(json_error_filter_t));
@@ -377,7 +387,6 @@ int front_init(server_t *srv, char *err, size_t errsz)
     add_access_log(&f->public_host->fallback_path, fh);
     if (fh != NULL)
         h2o_mem_release_shared(fh); /* each registration holds its own reference */
-    control_register(srv, f->control_host);
 
     f->loop = h2o_evloop_create();
     h2o_context_init(&f->ctx, f->loop, &f->conf);
@@ -398,7 +407,7 @@ int front_init(server_t *srv, char *err, size_t errsz)
             return -1;
     }
     listener_t *ctl = &f->listeners[cfg->nlisten];
-    if (open_control(cfg->control, ctl, err, errsz) != 0)
+    if (open_control(f, cfg->control, ctl, err, errsz) != 0)
         return -1;
     f->control_path = strdup(cfg->control);
     ctl->accept.ctx = &f->ctx;
@@ -410,9 +419,15 @@ int front_init(server_t *srv, char *err, size_t errsz)
     return 0;
 }
 
-void front_start_accepting(server_t *srv)
+void front_set_pools(front_t *f, const uhw_config_t *cfg, pool_t *const *pools, size_t n)
 {
-    front_t *f = &srv->front;
+    f->cfg = cfg;
+    f->pools = pools;
+    f->npools = n;
+}
+
+void front_start_accepting(front_t *f)
+{
     for (size_t i = 0; i < f->nlisteners; ++i) {
         listener_t *l = &f->listeners[i];
         if (l->is_control || l->fd < 0 || l->sock != NULL)
@@ -424,9 +439,9 @@ void front_start_accepting(server_t *srv)
     f->accepting = 1;
 }
 
-void front_stop_accepting(server_t *srv)
+void front_stop_accepting(front_t *f)
 {
-    front_t *f = &srv->front;
+    f->stopping = 1;
     for (size_t i = 0; i < f->nlisteners; ++i) {
         listener_t *l = &f->listeners[i];
         if (l->is_control)
@@ -452,33 +467,55 @@ void front_stop_accepting(server_t *srv)
     }
 }
 
-int front_idle(server_t *srv)
+static size_t count_list(const h2o_linklist_t *anchor)
 {
-    h2o_context_t *ctx = &srv->front.ctx;
-    return srv->front.loop == NULL ||
-           (h2o_linklist_is_empty(&ctx->http1._conns) && h2o_linklist_is_empty(&ctx->http2._conns));
+    size_t n = 0;
+    for (const h2o_linklist_t *l = anchor->next; l != anchor; l = l->next)
+        ++n;
+    return n;
 }
 
-void front_dispose(server_t *srv)
+size_t front_connections(const front_t *f)
 {
-    front_t *f = &srv->front;
+    return f->loop == NULL ? 0 : count_list(&f->ctx.http1._conns) + count_list(&f->ctx.http2._conns);
+}
+
+int front_idle(const front_t *f)
+{
+    return front_connections(f) == 0;
+}
+
+void front_release_control(front_t *f)
+{
+    if (f->control_path == NULL)
+        return;
+    /* Only the socket this process created: another uhw may have taken the path since. */
+    struct stat st;
+    if (lstat(f->control_path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == f->control_dev &&
+        st.st_ino == f->control_ino)
+        unlink(f->control_path);
+    free(f->control_path);
+    f->control_path = NULL;
+}
+
+void front_close(front_t *f)
+{
     if (!f->inited)
         return;
-    front_stop_accepting(srv);
+    front_stop_accepting(f);
     for (size_t i = 0; i < f->nlisteners; ++i) {
         listener_t *l = &f->listeners[i];
         if (l->sock != NULL)
             h2o_socket_close(l->sock);
         else if (l->fd >= 0)
             close(l->fd);
+        l->sock = NULL;
+        l->fd = -1;
         if (l->accept.ssl_ctx != NULL)
             SSL_CTX_free(l->accept.ssl_ctx);
+        l->accept.ssl_ctx = NULL;
     }
-    if (f->control_path != NULL) {
-        unlink(f->control_path);
-        free(f->control_path);
-    }
-    free(f->listeners);
+    front_release_control(f);
     if (f->loop != NULL) {
         /* Let h2o run its deferred socket disposals, then drop the HTTP/2 graceful-shutdown
          * GOAWAY resend that h2o_context_request_shutdown armed one second ahead: h2o 2.2.5
@@ -486,19 +523,25 @@ void front_dispose(server_t *srv)
         h2o_evloop_run(f->loop, 0);
         if (h2o_timeout_is_linked(&f->ctx.http2._graceful_shutdown_timeout))
             h2o_timeout_unlink(&f->ctx.http2._graceful_shutdown_timeout);
-        if (front_idle(srv))
-            h2o_context_dispose(&f->ctx);
-        else /* a client that never read its response: h2o cannot dispose of its connection */
-            log_msg(LOG_WARNING, NULL, "exiting with client connections still open");
-        h2o_evloop_run(f->loop, 0);
+        h2o_context_dispose(&f->ctx); /* the server exits at once instead when a client is still connected */
+    }
+}
+
+void front_free(front_t *f)
+{
+    if (!f->inited)
+        return;
+    free(f->listeners);
+    if (f->loop != NULL) {
+        h2o_evloop_run(f->loop, 0); /* frees the sockets closed since */
         h2o_evloop_destroy(f->loop);
     }
     h2o_config_dispose(&f->conf);
     memset(f, 0, sizeof(*f));
 }
 
-size_t front_public_listeners(const server_t *srv, const listener_t **out)
+size_t front_public_listeners(const front_t *f, const listener_t **out)
 {
-    *out = srv->front.listeners;
-    return srv->front.nlisteners != 0 ? srv->front.nlisteners - 1 : 0;
+    *out = f->listeners;
+    return f->nlisteners != 0 ? f->nlisteners - 1 : 0;
 }

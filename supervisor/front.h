@@ -6,10 +6,13 @@
 #define UHW_FRONT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <h2o.h>
 
-#include "types.h"
+#include "config.h"
+#include "dispatch.h"
+#include "pool.h"
 
 typedef struct listener {
     int fd;
@@ -29,23 +32,41 @@ typedef struct front {
     h2o_hostconf_t *control_hosts[2];
     listener_t *listeners;    /* public ones, then the control socket last */
     size_t nlisteners;
-    char *control_path;       /* the socket file we created (unlinked at exit) */
-    int accepting;
+    char *control_path;       /* the socket file we created (unlinked at exit if it is still ours) */
+    dev_t control_dev;        /* ... identified by device and inode */
+    ino_t control_ino;
+    int accepting;            /* the public listeners accept */
+    int stopping;             /* a stop began: requests on open connections get 503 Shutting down */
     int inited;
+    const uhw_config_t *cfg;  /* the config in use (health path) */
+    dispatch_t *dispatch;
+    pool_t *const *pools;     /* routing, in file order */
+    size_t npools;
 } front_t;
 
 /* Sets up h2o and binds every listener and the control socket (not accepting yet).
  * Returns 0, or -1 with a message in err (e.g. "cannot listen on 127.0.0.1:8080: Address in use"). */
-int front_init(server_t *srv, char *err, size_t errsz);
+int front_init(front_t *f, const uhw_config_t *cfg, dispatch_t *d, char *err, size_t errsz);
+/* The pools requests are routed to (start-up, and after each reload), and the config in use. */
+void front_set_pools(front_t *f, const uhw_config_t *cfg, pool_t *const *pools, size_t n);
 /* Starts accepting on every listener. */
-void front_start_accepting(server_t *srv);
+void front_start_accepting(front_t *f);
 /* Stops accepting on the public listeners and asks h2o to close idle connections.
  * The control socket keeps answering (`uhw status` during a stop). */
-void front_stop_accepting(server_t *srv);
-void front_dispose(server_t *srv);
+void front_stop_accepting(front_t *f);
+/* At exit: closes the listeners and the control socket, and disposes of h2o's connections and
+ * requests (the dispatch layer and the pools must still exist: that settles their requests).
+ * Every connection must be closed (front_idle). */
+void front_close(front_t *f);
+/* Then, once nothing else uses the loop: frees it. */
+void front_free(front_t *f);
+/* Removes the control socket file if it is still the one this process created. */
+void front_release_control(front_t *f);
 /* No client connection (public or control) is open any more. */
-int front_idle(server_t *srv);
+int front_idle(const front_t *f);
+/* Open client connections (public and control), for /metrics. */
+size_t front_connections(const front_t *f);
 /* The bound public addresses, for logs and status. */
-size_t front_public_listeners(const server_t *srv, const listener_t **out);
+size_t front_public_listeners(const front_t *f, const listener_t **out);
 
 #endif

@@ -34,6 +34,9 @@ void log_msg(log_level_t level, const char *who, const char *fmt, ...) __attribu
 /* Logs `len` bytes as they are (a worker's stderr line or Log message), made printable. */
 void log_raw(log_level_t level, const char *who, const char *text, size_t len);
 
+/* Writes out whatever is buffered (before exiting). */
+void log_flush(void);
+
 /* Writes a printable, quoted excerpt of [p, p+len) into out: at most `max` input bytes,
  * non-printable bytes as \xNN, "…" when cut. Returns out. */
 char *log_excerpt(char *out, size_t outsz, const void *p, size_t len, size_t max);

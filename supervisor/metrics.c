@@ -4,16 +4,13 @@
  * Families are written one at a time (HELP, TYPE, then every sample), as the format
  * requires; pool names are [a-z0-9_-] so label values need no escaping.
  */
-#include "metrics.h"
+#include "status.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "front.h"
-#include "pool.h"
-#include "server.h"
 #include "version.h"
 
 typedef struct out {
@@ -47,51 +44,44 @@ static void family(out_t *o, const char *name, const char *type, const char *hel
 }
 
 /* One per-pool family: `value` picks the number out of a pool. */
-static void per_pool(out_t *o, server_t *srv, const char *name, const char *type, const char *help,
+/* Pools that routes reach (the configured ones; draining pools are left out). */
+static void per_pool(out_t *o, const status_view_t *v, const char *name, const char *type, const char *help,
                      double (*value)(pool_t *))
 {
     family(o, name, type, help);
-    for (size_t i = 0; i < srv->npools; ++i)
-        put(o, "%s{pool=\"%s\"} %.17g\n", name, srv->pools[i]->cfg->name, value(srv->pools[i]));
+    for (size_t i = 0; i < v->nrouted; ++i)
+        put(o, "%s{pool=\"%s\"} %.17g\n", name, pool_name(v->pools[i]), value(v->pools[i]));
 }
 
-static double v_queued(pool_t *p) { return (double)p->queued; }
+static double v_queued(pool_t *p) { return (double)pool_queue(p)->len; }
 static double v_alive(pool_t *p) { return pool_alive(p); }
 static double v_ready(pool_t *p) { return pool_ready(p); }
 static double v_busy(pool_t *p) { return pool_busy(p); }
-static double v_size(pool_t *p) { return p->nslots; }
-static double v_restarts(pool_t *p) { return (double)p->restarts_total; }
-static double v_recycles(pool_t *p) { return (double)p->recycles; }
-static double v_victims(pool_t *p) { return (double)p->stats.victims; }
-static double v_timeouts(pool_t *p) { return (double)p->stats.timeouts; }
-static double v_rejected(pool_t *p) { return (double)p->stats.rejected; }
-static double v_degraded(pool_t *p) { return p->state == PS_DEGRADED; }
+static double v_size(pool_t *p) { return pool_size(p); }
+static double v_restarts(pool_t *p) { return (double)pool_restarts_total(p); }
+static double v_recycles(pool_t *p) { return (double)pool_recycles(p); }
+static double v_victims(pool_t *p) { return (double)pool_stats(p)->victims; }
+static double v_timeouts(pool_t *p) { return (double)pool_stats(p)->timeouts; }
+static double v_rejected(pool_t *p) { return (double)pool_stats(p)->rejected; }
+static double v_degraded(pool_t *p) { return pool_state(p) == PS_DEGRADED; }
 
-static size_t count_list(h2o_linklist_t *anchor)
-{
-    size_t n = 0;
-    for (h2o_linklist_t *l = anchor->next; l != anchor; l = l->next)
-        ++n;
-    return n;
-}
-
-char *metrics_text(server_t *srv, size_t *len)
+char *metrics_text(const status_view_t *v, size_t *len)
 {
     out_t o = {NULL, 0, 0};
     put(&o, "%s", "");
 
     family(&o, "uhw_requests_total", "counter", "HTTP responses sent for requests routed to a pool, by status class.");
     static const char *const classes[] = {NULL, "1xx", "2xx", "3xx", "4xx", "5xx"};
-    for (size_t i = 0; i < srv->npools; ++i)
+    for (size_t i = 0; i < v->nrouted; ++i)
         for (int c = 1; c <= 5; ++c)
-            put(&o, "uhw_requests_total{pool=\"%s\",code=\"%s\"} %llu\n", srv->pools[i]->cfg->name, classes[c],
-                (unsigned long long)srv->pools[i]->stats.by_class[c]);
+            put(&o, "uhw_requests_total{pool=\"%s\",code=\"%s\"} %llu\n", pool_name(v->pools[i]), classes[c],
+                (unsigned long long)pool_stats(v->pools[i])->by_class[c]);
 
     family(&o, "uhw_request_duration_seconds", "histogram",
            "Time from admission to the end of the response, for requests that reached the queue.");
-    for (size_t i = 0; i < srv->npools; ++i) {
-        const pool_stats_t *st = &srv->pools[i]->stats;
-        const char *name = srv->pools[i]->cfg->name;
+    for (size_t i = 0; i < v->nrouted; ++i) {
+        const pool_stats_t *st = pool_stats(v->pools[i]);
+        const char *name = pool_name(v->pools[i]);
         uint64_t cumulative = 0;
         for (int b = 0; b < POOL_DURATION_BUCKETS; ++b) {
             cumulative += st->duration_buckets[b];
@@ -104,28 +94,27 @@ char *metrics_text(server_t *srv, size_t *len)
         put(&o, "uhw_request_duration_seconds_count{pool=\"%s\"} %llu\n", name, (unsigned long long)st->duration_count);
     }
 
-    per_pool(&o, srv, "uhw_queue_length", "gauge", "Requests waiting for a worker of the pool.", v_queued);
-    per_pool(&o, srv, "uhw_workers", "gauge", "Configured worker slots of the pool.", v_size);
-    per_pool(&o, srv, "uhw_workers_alive", "gauge", "Worker processes starting or ready.", v_alive);
-    per_pool(&o, srv, "uhw_workers_ready", "gauge", "Worker processes ready for requests.", v_ready);
-    per_pool(&o, srv, "uhw_workers_busy", "gauge", "Ready workers with at least one request in flight.", v_busy);
-    per_pool(&o, srv, "uhw_worker_restarts_total", "counter", "Unplanned worker exits that were restarted or counted.",
+    per_pool(&o, v, "uhw_queue_length", "gauge", "Requests waiting for a worker of the pool.", v_queued);
+    per_pool(&o, v, "uhw_workers", "gauge", "Configured worker slots of the pool.", v_size);
+    per_pool(&o, v, "uhw_workers_alive", "gauge", "Worker processes starting or ready.", v_alive);
+    per_pool(&o, v, "uhw_workers_ready", "gauge", "Worker processes ready for requests.", v_ready);
+    per_pool(&o, v, "uhw_workers_busy", "gauge", "Ready workers with at least one request in flight.", v_busy);
+    per_pool(&o, v, "uhw_worker_restarts_total", "counter", "Unplanned worker exits that were restarted or counted.",
              v_restarts);
-    per_pool(&o, srv, "uhw_worker_recycles_total", "counter", "Workers replaced for max_requests or max_rss.",
+    per_pool(&o, v, "uhw_worker_recycles_total", "counter", "Workers replaced for max_requests or max_rss.",
              v_recycles);
-    per_pool(&o, srv, "uhw_victims_total", "counter", "Requests whose worker died, was killed or broke the protocol.",
+    per_pool(&o, v, "uhw_victims_total", "counter", "Requests whose worker died, was killed or broke the protocol.",
              v_victims);
-    per_pool(&o, srv, "uhw_timeouts_total", "counter", "Requests answered 504 after the pool's timeout.", v_timeouts);
-    per_pool(&o, srv, "uhw_rejected_total", "counter", "Requests refused at admission (503 or 413).", v_rejected);
-    per_pool(&o, srv, "uhw_pool_degraded", "gauge", "1 while the pool is degraded (no respawns, 503).", v_degraded);
+    per_pool(&o, v, "uhw_timeouts_total", "counter", "Requests answered 504 after the pool's timeout.", v_timeouts);
+    per_pool(&o, v, "uhw_rejected_total", "counter", "Requests refused at admission (503 or 413).", v_rejected);
+    per_pool(&o, v, "uhw_pool_degraded", "gauge", "1 while the pool is degraded (no respawns, 503).", v_degraded);
 
     family(&o, "uhw_pending_requests", "gauge", "Requests admitted and not yet answered, all pools.");
-    put(&o, "uhw_pending_requests %zu\n", srv->pending);
+    put(&o, "uhw_pending_requests %zu\n", v->pending);
     family(&o, "uhw_open_connections", "gauge", "Client connections open (HTTP/1 and HTTP/2, control socket included).");
-    put(&o, "uhw_open_connections %zu\n",
-        count_list(&srv->front.ctx.http1._conns) + count_list(&srv->front.ctx.http2._conns));
+    put(&o, "uhw_open_connections %zu\n", v->connections);
     family(&o, "uhw_uptime_seconds", "gauge", "Seconds since uhw started.");
-    put(&o, "uhw_uptime_seconds %.3f\n", (double)(now_ms() - srv->started_mono_ms) / 1000.0);
+    put(&o, "uhw_uptime_seconds %.3f\n", (double)v->uptime_ms / 1000.0);
     family(&o, "uhw_build_info", "gauge", "Always 1; the version is a label.");
     put(&o, "uhw_build_info{version=\"%s\"} 1\n", UHW_VERSION);
     *len = o.len;

@@ -84,3 +84,31 @@ uint64_t policy_recycle_after(uint64_t max_requests, uint64_t max_jitter, double
     uint64_t jitter = (uint64_t)(r * ((double)max_jitter + 1));
     return max_requests + (jitter > max_jitter ? max_jitter : jitter);
 }
+
+exit_class_t policy_classify_exit(const exit_facts_t *f)
+{
+    if (f->faulted)
+        return f->ever_ready ? EXIT_CRASH : EXIT_STARTUP;
+    if (f->planned)
+        return EXIT_PLANNED;
+    if (!f->ever_ready)
+        return EXIT_STARTUP;
+    if (f->code == 0 && f->signal == 0 && f->in_flight == 0 && f->answered != 0)
+        return EXIT_RETIRED;
+    return EXIT_CRASH;
+}
+
+const char *policy_exit_class_name(exit_class_t c)
+{
+    switch (c) {
+    case EXIT_PLANNED:
+        return "planned";
+    case EXIT_RETIRED:
+        return "retired";
+    case EXIT_STARTUP:
+        return "startup failure";
+    case EXIT_CRASH:
+        return "crash";
+    }
+    return "unknown";
+}

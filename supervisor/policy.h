@@ -38,6 +38,28 @@ void window_record(restart_window_t *w, uint64_t now);
  * max_restarts == 0 means no limit. When this says no, the pool becomes degraded. */
 int policy_may_restart(size_t in_window, unsigned max_restarts);
 
+/* How a worker's end counts (DESIGN.md §4). */
+typedef enum exit_class {
+    EXIT_PLANNED, /* the supervisor asked it to stop and did not kill it for a fault: not a restart */
+    EXIT_RETIRED, /* exited 0 on its own, nothing in flight, after answering: respawn now, a recycle */
+    EXIT_STARTUP, /* ended before Ready (exit 0 included): a startup failure */
+    EXIT_CRASH,   /* any other end: a restart, with backoff */
+} exit_class_t;
+
+/* What is known about a worker when its process has ended. */
+typedef struct exit_facts {
+    int ever_ready;     /* it sent Ready */
+    int planned;        /* the supervisor asked it to stop (Shutdown, SIGTERM) */
+    int faulted;        /* the supervisor killed it for a fault: stuck, protocol, ready_timeout, stdout closed */
+    int code;           /* exit status, or -1 when a signal ended it */
+    int signal;         /* the signal that ended it, or 0 */
+    unsigned in_flight; /* requests it had read and not answered */
+    uint64_t answered;  /* requests it answered */
+} exit_facts_t;
+
+exit_class_t policy_classify_exit(const exit_facts_t *f);
+const char *policy_exit_class_name(exit_class_t c);
+
 /* Requests after which a worker is recycled: max_requests plus a jitter in [0, max_jitter],
  * `r` being a random number in [0, 1). 0 means never. */
 uint64_t policy_recycle_after(uint64_t max_requests, uint64_t max_jitter, double r);

@@ -1,47 +1,74 @@
 /*
- * pool.h — a pool: its slots, the restart policy applied to them (backoff,
- * restart window, degraded state, probes), and the FIFO of waiting requests.
+ * pool.h — a pool: numbered slots of worker processes, the restart policy applied
+ * to them (backoff, restart window, degraded state, probes, recycling, one-by-one
+ * replacement), and the choice of a worker for a request.
+ *
+ * A pool knows workers, not requests. It tells its owner what the owner must act on
+ * through pool_events_t (the dispatch layer pumps queues and settles requests; the
+ * server follows start-up and stops). It keeps two things for the dispatch layer
+ * without looking into them: the FIFO of requests waiting for one of its workers,
+ * and its request counters.
  */
 #ifndef UHW_POOL_H
 #define UHW_POOL_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
-#include <h2o.h>
+#include <h2o/linklist.h>
+#include <jansson.h>
 
 #include "config.h"
-#include "policy.h"
-#include "timer.h"
-#include "types.h"
 #include "worker.h"
 
+typedef struct pool pool_t;
+
 typedef enum pool_state {
-    PS_STARTING, /* not every slot has reached Ready yet (only at start-up) */
+    PS_STARTING, /* not every slot has reached Ready yet (start-up, or a pool added by a reload) */
     PS_RUNNING,
     PS_DEGRADED, /* max_restarts reached within restart_window: no respawns, 503 */
-    PS_STOPPING,
+    PS_DRAINING, /* removed by a reload: gets no new requests, finishes its queue, then stops */
+    PS_STOPPING, /* the server is stopping */
 } pool_state_t;
 
-struct slot {
-    pool_t *pool;
-    unsigned id;
-    worker_t *current;       /* the process serving this slot, or NULL (backoff / exited) */
-    worker_t *retiring;      /* the process it replaces, serving until `current` is Ready */
-    unsigned restarts;       /* unplanned exits, total */
-    unsigned failures;       /* consecutive quick failures, the backoff exponent */
-    int has_exit;
-    exit_info_t last_exit;
-    utimer_t respawn;        /* BACKOFF: when to spawn again */
-    int probe;               /* the current process is a degraded pool's probe */
-};
+typedef struct pool_events {
+    /* A worker can take requests now (Ready, Capacity, a slot freed): pump the queue. */
+    void (*on_capacity)(pool_t *p);
+    /* Answers and the end of a worker's requests, passed on from worker_events_t. */
+    worker_verdict_t (*on_answer)(pool_t *p, worker_t *w, Uhw__V1__FromWorker *m, char *why, size_t whysz);
+    unsigned (*on_lost)(pool_t *p, worker_t *w, int status, const exit_info_t *ei, uint64_t consumed);
+    /* The pool became degraded: what is queued gets 503. */
+    void (*on_degraded)(pool_t *p);
+    /* In start-up mode: every slot reached Ready / a worker failed before Ready (`w` is freed
+     * after the call). */
+    void (*on_started)(pool_t *p);
+    void (*on_startup_failed)(pool_t *p, worker_t *w, const char *detail);
+    /* A worker of the pool is gone for good (a stop or a drain may be complete). */
+    void (*on_worker_gone)(pool_t *p);
+} pool_events_t;
 
-/* Per-pool numbers for /metrics. */
+/* What a pool needs from the process around it. */
+typedef struct pool_env {
+    timers_t *timers;
+    const worker_io_ops_t *io;
+    void *io_ctx;
+    /* Directories put first on a variable of every worker's environment: {"PATH", "/x/sh"}, ... */
+    const char *(*prepend)[2];
+    size_t nprepend;
+} pool_env_t;
+
+/* The FIFO of requests waiting for a worker; the dispatch layer owns what is in it. */
+typedef struct pool_queue {
+    h2o_linklist_t items;
+    size_t len;
+} pool_queue_t;
+
+/* Per-pool request numbers (updated by the dispatch layer), for status and /metrics. */
 #define POOL_DURATION_BUCKETS 12
 extern const double pool_duration_bounds[POOL_DURATION_BUCKETS]; /* seconds; +Inf is implicit */
 
 typedef struct pool_stats {
+    uint64_t requests;          /* admitted to the pool */
     uint64_t by_class[6];       /* answers by status class: [2] = 2xx ... [5] = 5xx */
     uint64_t victims, timeouts, rejected;
     uint64_t duration_buckets[POOL_DURATION_BUCKETS]; /* not cumulative; summed when printed */
@@ -49,76 +76,63 @@ typedef struct pool_stats {
     double duration_sum;        /* seconds */
 } pool_stats_t;
 
-struct pool {
-    server_t *srv;
-    const cfg_pool_t *cfg;
-    uhw_config_t *owner;     /* the loaded config `cfg` belongs to (a drained pool may outlive a reload) */
-    pool_state_t state;
-    slot_t *slots;
-    unsigned nslots;
-    h2o_linklist_t workers;  /* every live worker_t of the pool (current and retiring) */
-    h2o_linklist_t queue;    /* request_t waiting for a worker, FIFO */
-    size_t queued;
-    uint64_t requests;       /* requests admitted to this pool */
-    uint64_t restarts_total;
-    uint64_t recycles;
-    restart_window_t window;
-    utimer_t retry;          /* degraded_retry: when to start a probe; then probe confirmation */
-    unsigned generation;     /* bumped by reload/restart; older workers are replaced one by one */
-    int rolling;             /* a one-by-one replacement is under way */
-    int draining;            /* removed by a reload: finishes its queue and in-flight work, then goes */
-    pool_stats_t stats;
-    /* `user`, resolved: workers switch to it when uhw runs as root */
-    int change_user;
-    uid_t uid;
-    gid_t gid;
-    gid_t *groups;
-    size_t ngroups;
-};
+/* `cfg` must outlive the pool or be replaced with pool_apply_config. */
+pool_t *pool_create(const cfg_pool_t *cfg, const pool_env_t *env, const pool_events_t *ev, void *owner);
+void pool_free(pool_t *p);
+/* Spawns every slot. In start-up mode (`startup`), a worker that fails before Ready is reported
+ * (on_startup_failed) instead of restarted, until pool_end_startup. */
+void pool_start(pool_t *p, int startup);
+void pool_end_startup(pool_t *p);
 
-pool_t *pool_create(server_t *srv, const cfg_pool_t *cfg);
-void pool_free(pool_t *pool);
+void *pool_owner(const pool_t *p);
+const cfg_pool_t *pool_cfg(const pool_t *p);
+const char *pool_name(const pool_t *p);
+pool_state_t pool_state(const pool_t *p);
 const char *pool_state_name(pool_state_t s);
-/* Spawns every slot (start-up). */
-void pool_start(pool_t *pool);
-/* Counts for status and admission. */
-unsigned pool_alive(const pool_t *pool);   /* processes starting or ready (not stopping) */
-unsigned pool_ready(const pool_t *pool);
-unsigned pool_busy(const pool_t *pool);    /* ready workers with at least one request */
-/* The ready worker with the most free capacity, or NULL. */
-worker_t *pool_pick_worker(pool_t *pool);
+unsigned pool_size(const pool_t *p);
+unsigned pool_alive(const pool_t *p);   /* processes starting or serving (or just ending on their own) */
+unsigned pool_ready(const pool_t *p);   /* ready (or retiring) processes */
+unsigned pool_busy(const pool_t *p);    /* ready processes with a request in flight */
+uint64_t pool_restarts_total(const pool_t *p);
+uint64_t pool_recycles(const pool_t *p);
+pool_queue_t *pool_queue(pool_t *p);
+pool_stats_t *pool_stats(pool_t *p);
+/* Whether its processes may be given requests at all (running, degraded-with-a-probe...). */
+int pool_accepts(const pool_t *p);
 
-/* Events from workers. */
-void pool_on_worker_ready(worker_t *w);
-/* The worker's process is gone and its requests are settled; decides restart, backoff,
- * degraded or startup failure, then frees `w`. */
-void pool_on_worker_exit(worker_t *w, const exit_info_t *ei);
+/* The worker a request should go to: the one with the most free capacity, a retiring one
+ * only when no other has room; NULL if none can take one. */
+worker_t *pool_pick_worker(pool_t *p);
+/* The dispatch layer gave `w` a request (counts it; may start recycling it: max_requests). */
+void pool_assigned(pool_t *p, worker_t *w);
 
-/* Resolves the pool's `user` (getpwnam, supplementary groups). 0, or -1 with a message. */
-int pool_resolve_user(pool_t *pool, char *err, size_t errsz);
-/* Reload of a kept pool: switch to `cfg` (owned by `owner`) and apply `diff` (CFG_DIFF_*):
- * replace workers one by one, resize, or send Configure. */
-void pool_apply_config(pool_t *pool, const cfg_pool_t *cfg, uhw_config_t *owner, unsigned diff);
-/* Reload removed the pool: it gets no new requests, finishes what it has, then stops. */
-void pool_drain(pool_t *pool);
-/* Once a draining pool's queue is empty, its workers get Shutdown (called by dispatch). */
-void pool_drain_progress(pool_t *pool);
-/* Whether a drained pool has nothing left (no worker, nothing queued) and can be freed. */
-int pool_drained(pool_t *pool);
-/* Replace a worker gracefully (max_requests, max_rss): its successor first. Not a restart. */
-void pool_recycle(worker_t *w, const char *why);
-/* max_rss: recycles workers whose resident memory is above the limit (called every second). */
-void pool_check_rss(pool_t *pool);
-/* Counts an answer of this pool by status class; records how long a request took. */
-void pool_count_status(pool_t *pool, int status);
-void pool_observe_duration(pool_t *pool, double seconds);
+/* Reload: switch to `cfg` and apply `diff` (CFG_DIFF_*): replace workers one by one, resize,
+ * send Configure, new limits. */
+void pool_apply_config(pool_t *p, const cfg_pool_t *cfg, unsigned diff);
+/* Removed by a reload: no new requests (its routes are gone), the queue is served, then its
+ * workers stop. pool_drained says when nothing is left. */
+void pool_drain(pool_t *p);
+int pool_drained(const pool_t *p);
+/* The server is stopping: graceful stop of every worker, no respawns. */
+void pool_stop(pool_t *p);
+/* A failed start-up: stop every worker now (SIGTERM, SIGKILL after kill_after_ms). */
+void pool_terminate(pool_t *p, uint64_t kill_after_ms);
+/* SIGKILL every process group (uhw is exiting at once). */
+void pool_kill_all(pool_t *p);
+/* Whether any of its processes is still running. */
+int pool_has_workers(const pool_t *p);
+/* `uhw restart POOL`: leaves degraded, forgets the window, replaces every worker one by one. */
+void pool_restart(pool_t *p);
+/* `uhw scale POOL N`: N slots from now on (until a reload sets the file's value again). */
+void pool_scale(pool_t *p, unsigned n);
+/* max_rss: recycles a worker whose resident memory is above the limit (called every second). */
+void pool_check_rss(pool_t *p);
+/* The identity its workers run as, or NULL when they keep uhw's. */
+const proc_user_t *pool_user(const pool_t *p);
+/* The worker of slot `slot` (or NULL): for `uhw tail POOL#SLOT`. */
+worker_t *pool_slot_worker(pool_t *p, unsigned slot);
 
-/* Graceful stop of every worker (server stop); cancels pending respawns. */
-void pool_stop(pool_t *pool);
-/* `uhw restart POOL`: leaves degraded, forgets the restart window, and replaces every
- * worker one by one (the new one Ready before the old one stops). */
-void pool_restart(pool_t *pool);
-/* Slot state for status: the current worker's state name, "backoff" or "exited". */
-const char *slot_state_name(const slot_t *s);
+/* The pool's part of the status document (DESIGN.md §6). */
+json_t *pool_status_json(const pool_t *p);
 
 #endif

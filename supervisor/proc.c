@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,14 +56,18 @@ static void child_cloexec_all(void)
 /* Runs in the child between fork and exec: only async-signal-safe calls. */
 static void __attribute__((noreturn)) child_exec(const proc_spec_t *spec, pid_t parent, int fds[3], int failfd)
 {
+    /* Ignored dispositions and the blocked mask survive exec: a program must start with defaults. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (int sig = 1; sig < NSIG; ++sig)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &dfl, NULL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    /* Dispositions set to SIG_IGN survive exec; the program must get default SIGPIPE. */
-    signal(SIGPIPE, SIG_DFL);
     setpgid(0, 0);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-        _exit(1); /* the supervisor died before we armed PDEATHSIG */
     for (int i = 0; i < 3; ++i) {
         if (fds[i] < 0)
             continue;
@@ -72,10 +77,14 @@ static void __attribute__((noreturn)) child_exec(const proc_spec_t *spec, pid_t 
     child_cloexec_all();
     if (spec->cwd != NULL && chdir(spec->cwd) != 0)
         child_fail(failfd, 'c');
-    if (spec->change_user) {
-        if (setgroups(spec->ngroups, spec->groups) != 0 || setgid(spec->gid) != 0 || setuid(spec->uid) != 0)
+    if (spec->user != NULL) {
+        const proc_user_t *u = spec->user;
+        if (setgroups(u->ngroups, u->groups) != 0 || setgid(u->gid) != 0 || setuid(u->uid) != 0)
             child_fail(failfd, 'u');
     }
+    /* After the user switch: changing credentials clears the parent-death signal. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+        _exit(1); /* the supervisor died before we armed it */
     environ = (char **)spec->envp; /* execvp searches the PATH of the new environment */
     execvp(spec->argv[0], spec->argv);
     child_fail(failfd, 'e');
@@ -83,7 +92,7 @@ static void __attribute__((noreturn)) child_exec(const proc_spec_t *spec, pid_t 
 
 int proc_spawn(const proc_spec_t *spec, proc_t *out)
 {
-    int in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1}, fail[2] = {-1, -1}, devnull = -1;
+    int in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1}, fail[2] = {-1, -1}, devnull = -1, peek = -1;
     int saved;
     if (pipe2(fail, O_CLOEXEC) != 0)
         goto Error;
@@ -91,6 +100,8 @@ int proc_spawn(const proc_spec_t *spec, proc_t *out)
         (spec->pipe_stderr && pipe2(errp, O_CLOEXEC) != 0))
         goto Error;
     if ((!spec->pipe_stdin || !spec->pipe_stdout) && (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+        goto Error;
+    if (spec->pipe_stdin && spec->peek_stdin && (peek = fcntl(in[0], F_DUPFD_CLOEXEC, 3)) < 0)
         goto Error;
     /* Child ends: fd 0 reads, fd 1 and 2 write; -1 for stderr means inherit. */
     int child_fds[3] = {spec->pipe_stdin ? in[0] : devnull, spec->pipe_stdout ? outp[1] : devnull,
@@ -117,6 +128,7 @@ int proc_spawn(const proc_spec_t *spec, proc_t *out)
     }
     out->pid = pid;
     out->in_fd = in[1];
+    out->in_peek_fd = peek;
     out->out_fd = outp[0];
     out->err_fd = errp[0];
     out->execfail_fd = fail[0];
@@ -133,6 +145,7 @@ Error:
     close_if(&fail[0]);
     close_if(&fail[1]);
     close_if(&devnull);
+    close_if(&peek);
     errno = saved;
     return -1;
 }
@@ -273,6 +286,53 @@ void proc_env_free(proc_env_t *env)
         free(env->items[i]);
     free(env->items);
     memset(env, 0, sizeof(*env));
+}
+
+void proc_env_set_user(proc_env_t *env, const proc_user_t *u)
+{
+    proc_env_set(env, "HOME", u->home != NULL ? u->home : "/");
+    proc_env_set(env, "USER", u->name);
+    proc_env_set(env, "LOGNAME", u->name);
+}
+
+int proc_user_resolve(const char *name, proc_user_t *u, char *err, size_t errsz)
+{
+    memset(u, 0, sizeof(*u));
+    errno = 0;
+    struct passwd *pw = getpwnam(name);
+    if (pw == NULL) {
+        snprintf(err, errsz, "user '%s' does not exist%s%s", name, errno ? ": " : "", errno ? strerror(errno) : "");
+        return -1;
+    }
+    int n = 64;
+    gid_t *groups = NULL;
+    for (;;) {
+        gid_t *g = realloc(groups, (size_t)n * sizeof(*g));
+        if (g == NULL)
+            abort();
+        groups = g;
+        int want = n;
+        if (getgrouplist(name, pw->pw_gid, groups, &want) >= 0) {
+            n = want;
+            break;
+        }
+        n = want > n ? want : n * 2;
+    }
+    u->uid = pw->pw_uid;
+    u->gid = pw->pw_gid;
+    u->groups = groups;
+    u->ngroups = (size_t)n;
+    u->name = xstrdup(name);
+    u->home = xstrdup(pw->pw_dir != NULL && pw->pw_dir[0] != '\0' ? pw->pw_dir : "/");
+    return 0;
+}
+
+void proc_user_free(proc_user_t *u)
+{
+    free((void *)u->groups);
+    free((void *)u->name);
+    free((void *)u->home);
+    memset(u, 0, sizeof(*u));
 }
 
 void proc_sanitize_std_fds(void)

@@ -1,20 +1,21 @@
 /*
- * reload.h — applying a changed pools.yaml to a running server (SIGHUP, `uhw reload`).
+ * reload.h — what a reload of pools.yaml changes, for the server that applies it, and
+ * the result the operator gets (SIGHUP, `uhw reload`).
  *
- * The new file is loaded and validated first; if anything is wrong the server keeps
- * its current configuration and the errors are returned. Otherwise: new pools start,
- * removed pools drain (no new requests; queued and in-flight ones finish) and stop,
- * pools whose command/env/cwd/user/concurrency changed replace their workers one by
- * one (each new worker Ready before its predecessor gets Shutdown), a change to
- * `settings` alone is sent as Configure, and everything else (routes, timeouts,
- * limits) applies to the next request. What cannot change without a restart
- * (listeners, control socket, static, access_log) is reported, not ignored.
+ * The new file is loaded and validated first (off the event loop: reading YAML, checking
+ * commands and resolving users block); if anything is wrong the server keeps its current
+ * configuration and the errors are returned. Otherwise: new pools start, removed pools
+ * drain (no new requests; queued and in-flight ones finish) and stop, pools whose
+ * command/env/cwd/user/concurrency changed replace their workers one by one (each new worker
+ * Ready before its predecessor gets Shutdown), a change to `settings` alone is sent as
+ * Configure, and everything else (routes, timeouts, limits) applies to the next request.
+ * What cannot change without a restart (listeners, control socket, static, access_log) is
+ * reported, not ignored.
  */
 #ifndef UHW_RELOAD_H
 #define UHW_RELOAD_H
 
 #include "config.h"
-#include "types.h"
 
 typedef struct reload_result {
     int applied;          /* 1: the new configuration is in use */
@@ -22,8 +23,16 @@ typedef struct reload_result {
     cfg_errors_t notes;   /* what changed, and what needs a restart (plain messages) */
 } reload_result_t;
 
-/* Reloads the file the server was started with. Logs the outcome. */
-void server_reload(server_t *srv, reload_result_t *res);
+void reload_result_init(reload_result_t *res);
 void reload_result_free(reload_result_t *res);
+/* Adds a line to the notes (logged at INFO as "reload: ...") or to the errors. */
+void reload_note(reload_result_t *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void reload_refusal(reload_result_t *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Notes what differs between `oc` and `nc` in the front end, which h2o fixed at start-up. */
+void reload_compare_front(const uhw_config_t *oc, const uhw_config_t *nc, reload_result_t *res);
+
+/* Loads and validates `path` as a reload would (blocking: call it off the loop). NULL with the
+ * errors in res, or the new config. */
+uhw_config_t *reload_load(const char *path, const char *self_dir, reload_result_t *res);
 
 #endif

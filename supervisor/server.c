@@ -1,15 +1,15 @@
 /*
- * server.c — `uhw serve`: start-up, the main loop, signals, reaping, stop.
+ * server.c — `uhw serve`: start-up, the main loop, signals, stop and reload.
  *
- * The main loop is h2o's evloop; uhw's own deadlines (timer.c) bound how long
- * it may block, and a signalfd turns SIGCHLD/SIGTERM/SIGINT/SIGHUP into
+ * The main loop is h2o's evloop; uhw's own deadlines (timer.c) bound how long it
+ * may block, and a signalfd turns SIGCHLD/SIGTERM/SIGINT/SIGHUP/SIGQUIT into
  * ordinary readable events, so nothing ever runs in a signal handler.
  *
- * Start-up:  bind listeners (not accepting) -> spawn every worker -> every
- *            pool running -> accept.  A worker failing before Ready -> exit 3.
- * Stop:      stage 0 stop accepting, let pending requests finish (shutdown_timeout,
- *            then 503) -> stage 1 Shutdown every worker (TERM/KILL escalation in
- *            worker.c) -> stage 2 let the last responses flush -> exit.
+ * Start-up:  bind listeners (not accepting) -> spawn every worker -> every pool
+ *            running -> accept.  A worker failing before Ready -> exit 3.
+ * Stop:      DRAIN stop accepting, let pending requests finish (shutdown_timeout,
+ *            then 503) -> WORKERS stop every worker (Shutdown, then TERM/KILL in
+ *            worker.c) -> FLUSH let the last responses reach their clients -> exit.
  */
 #include "server.h"
 
@@ -19,107 +19,283 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/wait.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "dispatch.h"
+#include "front.h"
 #include "log.h"
 #include "notify.h"
 #include "pool.h"
+#include "reaper.h"
 #include "reload.h"
+#include "status.h"
 #include "version.h"
-#include "worker.h"
+#include "victims.h"
+#include "workerio.h"
 
-#define FLUSH_GRACE_MS 2000         /* stage 2: how long responses may take to reach slow clients */
+#define FLUSH_GRACE_MS 2000         /* stop: how long responses may take to reach slow clients */
 #define STARTUP_KILL_AFTER_MS 1000  /* a failed start-up does not wait kill_timeout */
 
-static void on_stop_timer(utimer_t *t);
+typedef enum phase {
+    PHASE_STARTING, /* workers spawned, waiting for every Ready; listeners bound but not accepting */
+    PHASE_RUNNING,  /* accepting */
+    PHASE_STOPPING, /* not accepting; see stop_stage */
+    PHASE_DONE,     /* the loop exits */
+} phase_t;
 
-/* Every pool with processes: the configured ones, then those draining after a reload. */
-static size_t all_pools(const server_t *srv)
+typedef enum stop_stage {
+    STOP_DRAIN,   /* pending requests finish (shutdown_timeout) */
+    STOP_WORKERS, /* every worker is asked to stop; waiting for them */
+    STOP_FLUSH,   /* the last responses reach their clients (FLUSH_GRACE_MS) */
+} stop_stage_t;
+
+typedef struct server {
+    uhw_config_t *cfg;
+    char *self_dir;              /* directory of the running uhw */
+    char *sdk_dirs[3];           /* found beside it: shell helpers, Python, Node */
+    const char *prepend[4][2];   /* uhw's directory and those SDKs, as pool_env_t.prepend entries */
+    front_t front;
+    timers_t timers;
+    reaper_t reaper;
+    workerio_ctx_t io_ctx;
+    pool_env_t pool_env;
+    dispatch_t *dispatch;
+    victims_t victims;
+    pool_t **pools;              /* routed to, in file order; then those draining after a reload */
+    size_t npools, nrouted;
+    uhw_config_t **retired;      /* configs still referenced by draining pools */
+    size_t nretired;
+    phase_t phase;
+    stop_stage_t stop_stage;
+    int exit_code;
+    int sigint_count;
+    int sigfd;
+    h2o_socket_t *sigsock;
+    utimer_t stop_timer;         /* shutdown_timeout, then the flush grace */
+    utimer_t stop_check;         /* zero-delay: re-evaluate the stop from the main loop */
+    utimer_t gc_timer;           /* zero-delay: free drained pools and unused configs */
+    utimer_t tick;               /* once a second: max_rss checks */
+    h2o_timeout_entry_t run_timers; /* runs uhw's due timers inside h2o's loop (see the main loop) */
+    uint64_t started_wall_ms, started_mono_ms;
+} server_t;
+
+static void check_stopped(server_t *srv);
+static void stop_begin(server_t *srv, const char *why);
+static void __attribute__((noreturn)) exit_now(server_t *srv, int code);
+
+/* ---------------------------------------------------------------- pool events */
+
+static void p_on_capacity(pool_t *p)
 {
-    return srv->npools + srv->ndraining;
+    server_t *srv = pool_owner(p);
+    dispatch_pump(srv->dispatch, p);
 }
 
-static pool_t *pool_at(const server_t *srv, size_t i)
+static worker_verdict_t p_on_answer(pool_t *p, worker_t *w, Uhw__V1__FromWorker *m, char *why, size_t whysz)
 {
-    return i < srv->npools ? srv->pools[i] : srv->draining[i - srv->npools];
+    server_t *srv = pool_owner(p);
+    return dispatch_on_answer(srv->dispatch, p, w, m, why, whysz);
 }
 
-void server_count_status(server_t *srv, int status)
+static unsigned p_on_lost(pool_t *p, worker_t *w, int status, const exit_info_t *ei, uint64_t consumed)
 {
-    counters_t *c = &srv->counters;
-    ++c->requests;
-    if (status >= 200 && status < 300)
-        ++c->s2xx;
-    else if (status >= 300 && status < 400)
-        ++c->s3xx;
-    else if (status >= 400 && status < 500)
-        ++c->s4xx;
-    else if (status >= 500)
-        ++c->s5xx;
+    server_t *srv = pool_owner(p);
+    return dispatch_on_lost(srv->dispatch, p, w, status, ei, consumed);
 }
 
-void server_watch_child(server_t *srv, child_watch_t *cw)
+static void p_on_degraded(pool_t *p)
 {
-    cw->next = srv->children;
-    srv->children = cw;
+    server_t *srv = pool_owner(p);
+    dispatch_fail_queue(srv->dispatch, p, 503, "Service unavailable", 0);
 }
 
-static int workers_remaining(const server_t *srv)
+static void p_on_started(pool_t *p)
 {
-    for (size_t i = 0; i < all_pools(srv); ++i)
-        if (!h2o_linklist_is_empty(&pool_at(srv, i)->workers))
-            return 1;
-    return 0;
+    server_t *srv = pool_owner(p);
+    if (srv->phase != PHASE_STARTING)
+        return;
+    unsigned workers = 0;
+    for (size_t i = 0; i < srv->nrouted; ++i) {
+        if (pool_state(srv->pools[i]) != PS_RUNNING)
+            return;
+        workers += pool_size(srv->pools[i]);
+    }
+    srv->phase = PHASE_RUNNING;
+    for (size_t i = 0; i < srv->nrouted; ++i)
+        pool_end_startup(srv->pools[i]);
+    front_start_accepting(&srv->front);
+    const listener_t *ls;
+    size_t n = front_public_listeners(&srv->front, &ls);
+    char urls[1024] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < n && len < sizeof(urls); ++i)
+        len += (size_t)snprintf(urls + len, sizeof(urls) - len, "%s%s://%s", i ? " " : "",
+                                ls[i].accept.ssl_ctx != NULL ? "https" : "http", ls[i].addr);
+    log_msg(LOG_INFO, NULL, "uhw %s ready in %llu ms: %zu pool%s, %u worker%s; listening on %s (control socket %s)",
+            UHW_VERSION, (unsigned long long)(now_ms() - srv->started_mono_ms), srv->nrouted,
+            srv->nrouted == 1 ? "" : "s", workers, workers == 1 ? "" : "s", urls, srv->cfg->control);
+    notify_systemd("READY=1\nSTATUS=running");
 }
 
-/* ---------------------------------------------------------------- reload bookkeeping */
-
-void server_add_draining(server_t *srv, pool_t *pool)
+/* A worker failed before Ready during start-up: log it all, stop everything, exit code 3. */
+static void p_on_startup_failed(pool_t *p, worker_t *w, const char *what)
 {
-    pool_t **d = realloc(srv->draining, (srv->ndraining + 1) * sizeof(*d));
-    if (d == NULL)
-        abort();
-    srv->draining = d;
-    srv->draining[srv->ndraining++] = pool;
-    server_pool_drained(srv);
+    server_t *srv = pool_owner(p);
+    if (srv->exit_code == 3)
+        return; /* the first failure is the story; the others are its consequences */
+    const cfg_pool_t *pc = pool_cfg(p);
+    char *tail = worker_stderr_tail(w);
+    char cmd[512] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < pc->argc && len < sizeof(cmd); ++i)
+        len += (size_t)snprintf(cmd + len, sizeof(cmd) - len, "%s%s", i ? " " : "", pc->argv[i]);
+    log_msg(LOG_CRITICAL, NULL, "startup failed: pool '%s' worker %u (pid %d, command: %s) %s before sending Ready. %s%s",
+            pc->name, worker_slot(w), (int)worker_pid(w), cmd, what,
+            tail != NULL && tail[0] ? "Its last stderr lines:" : "It wrote nothing to stderr.", tail != NULL ? tail : "");
+    free(tail);
+    srv->exit_code = 3;
+    srv->phase = PHASE_STOPPING;
+    srv->stop_stage = STOP_WORKERS;
+    front_stop_accepting(&srv->front);
+    for (size_t i = 0; i < srv->npools; ++i)
+        pool_terminate(srv->pools[i], STARTUP_KILL_AFTER_MS);
+    check_stopped(srv);
 }
 
-void server_retire_config(server_t *srv, uhw_config_t *cfg)
+static void p_on_worker_gone(pool_t *p)
+{
+    server_t *srv = pool_owner(p);
+    if (pool_state(p) == PS_DRAINING)
+        timers_defer(&srv->timers, &srv->gc_timer);
+    check_stopped(srv);
+}
+
+static const pool_events_t pool_events = {
+    .on_capacity = p_on_capacity,
+    .on_answer = p_on_answer,
+    .on_lost = p_on_lost,
+    .on_degraded = p_on_degraded,
+    .on_started = p_on_started,
+    .on_startup_failed = p_on_startup_failed,
+    .on_worker_gone = p_on_worker_gone,
+};
+
+static pool_t *new_pool(server_t *srv, const cfg_pool_t *pc)
+{
+    return pool_create(pc, &srv->pool_env, &pool_events, srv);
+}
+
+/* The directories of uhw's own SDKs beside the binary: DIR/NAME in a build tree, DIR/../lib/uhw/NAME
+ * once installed. Looked up once, at start. */
+static void find_sdks(server_t *srv)
+{
+    static const char *const vars[3][2] = {{"PATH", "sh"}, {"PYTHONPATH", "python"}, {"NODE_PATH", "node"}};
+    size_t n = 0;
+    if (srv->self_dir != NULL) {
+        srv->prepend[n][0] = "PATH";
+        srv->prepend[n][1] = srv->self_dir; /* the full uhw, for `uhw status` from a worker */
+        ++n;
+    }
+    for (size_t i = 0; i < 3 && srv->self_dir != NULL; ++i) {
+        char dir[4096];
+        struct stat st;
+        snprintf(dir, sizeof(dir), "%s/%s", srv->self_dir, vars[i][1]);
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+            snprintf(dir, sizeof(dir), "%s/../lib/uhw/%s", srv->self_dir, vars[i][1]);
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && n < 4) {
+            srv->sdk_dirs[i] = strdup(dir);
+            srv->prepend[n][0] = vars[i][0];
+            srv->prepend[n][1] = srv->sdk_dirs[i];
+            ++n;
+        }
+    }
+    srv->pool_env.prepend = srv->prepend;
+    srv->pool_env.nprepend = n;
+}
+
+/* ---------------------------------------------------------------- status */
+
+static const char *phase_name(phase_t p)
+{
+    return p == PHASE_STARTING ? "starting" : p == PHASE_RUNNING ? "running" : "stopping";
+}
+
+/* Fills `v`; `listen` must have room for every public listener. */
+static void status_view(server_t *srv, status_view_t *v, const char **listen)
+{
+    const listener_t *ls;
+    size_t n = front_public_listeners(&srv->front, &ls);
+    for (size_t i = 0; i < n; ++i)
+        listen[i] = ls[i].addr;
+    *v = (status_view_t){
+        .state = phase_name(srv->phase),
+        .config = srv->cfg->path,
+        .started_wall_ms = srv->started_wall_ms,
+        .uptime_ms = now_ms() - srv->started_mono_ms,
+        .listen = listen,
+        .nlisten = n,
+        .pending = dispatch_pending(srv->dispatch),
+        .connections = front_connections(&srv->front),
+        .counters = dispatch_counters(srv->dispatch),
+        .pools = srv->pools,
+        .npools = srv->npools,
+        .nrouted = srv->nrouted,
+    };
+}
+
+static json_t *c_status(void *ctx)
+{
+    server_t *srv = ctx;
+    const char *listen[srv->front.nlisteners + 1];
+    status_view_t v;
+    status_view(srv, &v, listen);
+    return status_json(&v);
+}
+
+static char *c_metrics(void *ctx, size_t *len)
+{
+    server_t *srv = ctx;
+    const char *listen[srv->front.nlisteners + 1];
+    status_view_t v;
+    status_view(srv, &v, listen);
+    return metrics_text(&v, len);
+}
+
+/* ---------------------------------------------------------------- reload */
+
+static void retire_config(server_t *srv, uhw_config_t *cfg)
 {
     uhw_config_t **r = realloc(srv->retired, (srv->nretired + 1) * sizeof(*r));
     if (r == NULL)
         abort();
     srv->retired = r;
     srv->retired[srv->nretired++] = cfg;
-    server_pool_drained(srv);
-}
-
-void server_pool_drained(server_t *srv)
-{
-    if (!utimer_active(&srv->gc_timer))
-        timers_schedule(&srv->timers, &srv->gc_timer, 0);
+    timers_defer(&srv->timers, &srv->gc_timer);
 }
 
 /* Frees drained pools, then configs no pool points into any more. */
 static void on_gc(utimer_t *t)
 {
     server_t *srv = H2O_STRUCT_FROM_MEMBER(server_t, gc_timer, t);
-    for (size_t i = 0; i < srv->ndraining;) {
-        if (pool_drained(srv->draining[i])) {
-            log_msg(LOG_INFO, NULL, "pool '%s' drained and removed", srv->draining[i]->cfg->name);
-            pool_free(srv->draining[i]);
-            srv->draining[i] = srv->draining[--srv->ndraining];
+    for (size_t i = srv->nrouted; i < srv->npools;) {
+        if (pool_drained(srv->pools[i])) {
+            log_msg(LOG_INFO, NULL, "pool '%s' drained and removed", pool_name(srv->pools[i]));
+            pool_free(srv->pools[i]);
+            srv->pools[i] = srv->pools[--srv->npools];
         } else {
             ++i;
         }
     }
     for (size_t i = 0; i < srv->nretired;) {
         int used = 0;
-        for (size_t k = 0; k < srv->ndraining && !used; ++k)
-            used = srv->draining[k]->owner == srv->retired[i];
+        const uhw_config_t *rc = srv->retired[i];
+        for (size_t k = srv->nrouted; k < srv->npools && !used; ++k) {
+            const cfg_pool_t *pc = pool_cfg(srv->pools[k]);
+            used = pc >= rc->pools && pc < rc->pools + rc->npools;
+        }
         if (!used) {
             config_free(srv->retired[i]);
             srv->retired[i] = srv->retired[--srv->nretired];
@@ -129,125 +305,225 @@ static void on_gc(utimer_t *t)
     }
 }
 
-static void on_tick(utimer_t *t)
+static pool_t *find_pool(pool_t **pools, size_t n, const char *name, size_t *at)
 {
-    server_t *srv = H2O_STRUCT_FROM_MEMBER(server_t, tick, t);
-    if (srv->phase == PHASE_RUNNING)
-        for (size_t i = 0; i < srv->npools; ++i)
-            pool_check_rss(srv->pools[i]);
-    timers_schedule(&srv->timers, t, now_ms() + 1000);
-}
-
-static void reload_on_signal(server_t *srv)
-{
-    reload_result_t res;
-    server_reload(srv, &res); /* logs the errors or the changes itself */
-    reload_result_free(&res);
-}
-
-/* ---------------------------------------------------------------- start-up */
-
-void server_check_started(server_t *srv)
-{
-    if (srv->phase != PHASE_STARTING)
-        return;
-    unsigned workers = 0;
-    for (size_t i = 0; i < srv->npools; ++i) {
-        if (srv->pools[i]->state != PS_RUNNING)
-            return;
-        workers += srv->pools[i]->nslots;
+    for (size_t i = 0; i < n; ++i) {
+        if (pools[i] != NULL && strcmp(pool_name(pools[i]), name) == 0) {
+            *at = i;
+            return pools[i];
+        }
     }
-    srv->phase = PHASE_RUNNING;
-    front_start_accepting(srv);
-    const listener_t *ls;
-    size_t n = front_public_listeners(srv, &ls);
-    char urls[1024] = "";
-    size_t len = 0;
-    for (size_t i = 0; i < n && len < sizeof(urls); ++i)
-        len += (size_t)snprintf(urls + len, sizeof(urls) - len, "%s%s://%s", i ? " " : "",
-                                ls[i].accept.ssl_ctx != NULL ? "https" : "http", ls[i].addr);
-    log_msg(LOG_INFO, NULL, "uhw %s ready in %llu ms: %zu pool%s, %u worker%s; listening on %s (control socket %s)",
-            UHW_VERSION, (unsigned long long)(now_ms() - srv->started_mono_ms), srv->npools, srv->npools == 1 ? "" : "s",
-            workers, workers == 1 ? "" : "s", urls, srv->cfg->control);
+    return NULL;
+}
+
+/* Switches to `nc` (validated): pools added, changed, removed. */
+static void apply_config(server_t *srv, uhw_config_t *nc, reload_result_t *res)
+{
+    reload_compare_front(srv->cfg, nc, res);
+    /* h2o reads this limit per request, so it can change now */
+    srv->front.conf.max_request_entity_size = nc->max_body;
+    size_t nold = srv->nrouted, ndraining = srv->npools - srv->nrouted;
+    pool_t **old = srv->pools;
+    pool_t **pools = calloc(nc->npools + nold + ndraining + 1, sizeof(*pools));
+    if (pools == NULL)
+        abort();
+    for (size_t i = 0; i < nc->npools; ++i) {
+        const cfg_pool_t *pc = &nc->pools[i];
+        size_t at;
+        pool_t *p = find_pool(old, nold, pc->name, &at);
+        if (p == NULL) {
+            p = new_pool(srv, pc);
+            pool_start(p, 0);
+            reload_note(res, "pool '%s' added (%u worker%s)", pc->name, pc->workers, pc->workers == 1 ? "" : "s");
+        } else {
+            old[at] = NULL;
+            unsigned diff = config_pool_diff(pool_cfg(p), pc);
+            pool_apply_config(p, pc, diff);
+            if (diff & CFG_DIFF_PROCESS)
+                reload_note(res, "pool '%s' changed: replacing its workers one by one", pc->name);
+            else if (diff & CFG_DIFF_SETTINGS)
+                reload_note(res, "pool '%s': new settings sent to its workers (no restart)", pc->name);
+            if (diff & CFG_DIFF_SLOTS)
+                reload_note(res, "pool '%s' now has %u worker%s", pc->name, pc->workers, pc->workers == 1 ? "" : "s");
+            if (diff == CFG_DIFF_LIVE)
+                reload_note(res, "pool '%s': new limits apply to the next request (no restart)", pc->name);
+        }
+        pools[i] = p;
+    }
+    size_t n = nc->npools;
+    for (size_t i = 0; i < nold; ++i) {
+        if (old[i] == NULL)
+            continue;
+        reload_note(res, "pool '%s' removed: it finishes its requests, then its workers stop", pool_name(old[i]));
+        pool_drain(old[i]);
+        pools[n++] = old[i];
+    }
+    for (size_t i = nold; i < nold + ndraining; ++i)
+        pools[n++] = old[i];
+    free(old);
+    srv->pools = pools;
+    srv->npools = n;
+    srv->nrouted = nc->npools;
+
+    uhw_config_t *oc = srv->cfg;
+    srv->cfg = nc;
+    dispatch_set_config(srv->dispatch, nc);
+    front_set_pools(&srv->front, nc, srv->pools, srv->nrouted);
+    srv->victims.cfg = &nc->victims;
+    srv->victims.cwd = nc->dir;
+    if ((oc->victims.log == NULL) != (nc->victims.log == NULL) ||
+        (oc->victims.log != NULL && strcmp(oc->victims.log, nc->victims.log) != 0)) {
+        char err[512];
+        victims_close(&srv->victims);
+        if (victims_open(&srv->victims, err, sizeof(err)) != 0)
+            reload_note(res, "%s; victims are not written to a file", err);
+    }
+    retire_config(srv, oc);
+    timers_defer(&srv->timers, &srv->gc_timer);
+    res->applied = 1;
+    if (res->notes.len == 0)
+        reload_note(res, "no change");
+    log_msg(LOG_INFO, NULL, "reloaded %s: %zu pool%s", nc->path, nc->npools, nc->npools == 1 ? "" : "s");
+}
+
+static void reload(server_t *srv, reload_result_t *res)
+{
+    reload_result_init(res);
+    if (srv->phase != PHASE_RUNNING) {
+        reload_refusal(res, "the server is %s; try again once it is running",
+                       srv->phase == PHASE_STARTING ? "still starting" : "stopping");
+        log_msg(LOG_WARNING, NULL, "reload refused: %s", res->errors.items[0]);
+        return;
+    }
+    notify_systemd("RELOADING=1\nSTATUS=reloading");
+    log_msg(LOG_INFO, NULL, "reloading %s", srv->cfg->path);
+    uhw_config_t *nc = reload_load(srv->cfg->path, srv->self_dir, res);
+    if (nc == NULL) {
+        for (size_t i = 0; i < res->errors.len; ++i)
+            log_msg(LOG_ERROR, NULL, "reload refused: %s", res->errors.items[i]);
+        log_msg(LOG_ERROR, NULL, "reload refused (the file has errors); still running the previous configuration");
+        notify_systemd("READY=1\nSTATUS=reload refused; running the previous configuration");
+        return;
+    }
+    apply_config(srv, nc, res);
     notify_systemd("READY=1\nSTATUS=running");
 }
 
-/* Stops every worker at once (no Shutdown grace): used when start-up failed. */
-static void terminate_all(server_t *srv)
+static json_t *c_reload(void *ctx, int *status)
 {
-    for (size_t i = 0; i < all_pools(srv); ++i) {
-        pool_t *pool = pool_at(srv, i);
-        pool->state = PS_STOPPING;
-        for (h2o_linklist_t *n = pool->workers.next; n != &pool->workers; n = n->next)
-            worker_terminate(H2O_STRUCT_FROM_MEMBER(worker_t, pool_link, n), STARTUP_KILL_AFTER_MS);
-        for (unsigned k = 0; k < pool->nslots; ++k)
-            timers_cancel(&srv->timers, &pool->slots[k].respawn);
+    reload_result_t res;
+    reload(ctx, &res);
+    json_t *list = json_array();
+    cfg_errors_t *lines = res.applied ? &res.notes : &res.errors;
+    for (size_t i = 0; i < lines->len; ++i)
+        json_array_append_new(list, json_string(lines->items[i]));
+    json_t *o;
+    if (res.applied) {
+        *status = 200;
+        o = json_pack("{s:s, s:o}", "result", "reloaded", "changes", list);
+    } else {
+        *status = 422;
+        o = json_pack("{s:s, s:s, s:o}", "error", "Configuration not reloaded", "reason",
+                      "the file has errors; the previous configuration stays in use", "errors", list);
     }
+    reload_result_free(&res);
+    return o;
 }
 
-void server_startup_failed(server_t *srv, worker_t *w, const char *what)
+/* ---------------------------------------------------------------- control operations */
+
+static void c_stop(void *ctx)
 {
-    if (srv->exit_code == 3)
-        return; /* the first failure is the story; the others are its consequences */
-    const cfg_pool_t *pc = w->pool->cfg;
-    char *tail = worker_stderr_tail(w);
-    char cmd[512] = "";
-    size_t len = 0;
-    for (size_t i = 0; i < pc->argc && len < sizeof(cmd); ++i)
-        len += (size_t)snprintf(cmd + len, sizeof(cmd) - len, "%s%s", i ? " " : "", pc->argv[i]);
-    log_msg(LOG_CRITICAL, NULL,
-            "startup failed: pool '%s' worker %u (pid %d, command: %s) %s before sending Ready. %s%s",
-            pc->name, w->slot_id, (int)w->pid, cmd, what,
-            tail != NULL && tail[0] ? "Its last stderr lines:" : "It wrote nothing to stderr.", tail != NULL ? tail : "");
-    free(tail);
-    srv->exit_code = 3;
-    srv->phase = PHASE_STOPPING;
-    srv->stop_stage = 1;
-    terminate_all(srv);
-    server_check_stopped(srv);
+    stop_begin(ctx, "stop requested on the control socket");
 }
+
+static pool_t *routed_pool(server_t *srv, const char *name)
+{
+    size_t at;
+    return find_pool(srv->pools, srv->nrouted, name, &at);
+}
+
+static int c_restart(void *ctx, const char *name)
+{
+    server_t *srv = ctx;
+    pool_t *p = routed_pool(srv, name);
+    if (p == NULL)
+        return -1;
+    if (srv->phase != PHASE_RUNNING)
+        return -2;
+    pool_restart(p);
+    return 0;
+}
+
+static int c_scale(void *ctx, const char *name, unsigned workers)
+{
+    server_t *srv = ctx;
+    pool_t *p = routed_pool(srv, name);
+    if (p == NULL)
+        return -1;
+    if (srv->phase != PHASE_RUNNING)
+        return -2;
+    pool_scale(p, workers);
+    return 0;
+}
+
+static const control_ops_t control_ops = {
+    .status = c_status,
+    .metrics = c_metrics,
+    .stop = c_stop,
+    .reload = c_reload,
+    .restart = c_restart,
+    .scale = c_scale,
+};
 
 /* ---------------------------------------------------------------- stop */
 
-void server_stop(server_t *srv, const char *why)
+static void stop_begin(server_t *srv, const char *why)
 {
     if (srv->phase >= PHASE_STOPPING)
         return;
+    notify_systemd("STOPPING=1\nSTATUS=stopping");
+    front_stop_accepting(&srv->front);
     if (srv->phase == PHASE_STARTING) {
-        notify_systemd("STOPPING=1");
         log_msg(LOG_INFO, NULL, "stopping during start-up (%s)", why);
         srv->phase = PHASE_STOPPING;
-        srv->stop_stage = 1;
-        front_stop_accepting(srv);
-        for (size_t i = 0; i < all_pools(srv); ++i)
-            pool_stop(pool_at(srv, i));
-        server_check_stopped(srv);
+        srv->stop_stage = STOP_WORKERS;
+        for (size_t i = 0; i < srv->npools; ++i)
+            pool_stop(srv->pools[i]);
+        check_stopped(srv);
         return;
     }
-    notify_systemd("STOPPING=1\nSTATUS=stopping");
+    size_t pending = dispatch_pending(srv->dispatch);
     log_msg(LOG_INFO, NULL, "stopping (%s): no new connections; %zu request%s pending, waiting up to %llu ms", why,
-            srv->pending, srv->pending == 1 ? "" : "s", (unsigned long long)srv->cfg->shutdown_timeout_ms);
+            pending, pending == 1 ? "" : "s", (unsigned long long)srv->cfg->shutdown_timeout_ms);
     srv->phase = PHASE_STOPPING;
-    srv->stop_stage = 0;
-    front_stop_accepting(srv);
+    srv->stop_stage = STOP_DRAIN;
     timers_schedule(&srv->timers, &srv->stop_timer, now_ms() + srv->cfg->shutdown_timeout_ms);
-    server_check_stopped(srv);
+    check_stopped(srv);
 }
 
 static void stop_workers(server_t *srv)
 {
-    srv->stop_stage = 1;
+    srv->stop_stage = STOP_WORKERS;
     timers_cancel(&srv->timers, &srv->stop_timer);
-    for (size_t i = 0; i < all_pools(srv); ++i)
-        pool_stop(pool_at(srv, i));
+    for (size_t i = 0; i < srv->npools; ++i)
+        pool_stop(srv->pools[i]);
 }
 
-/* Moves the stop forward. Deferred to the main loop (a zero-delay timer), because it is
- * called from deep inside request and worker callbacks that must not see pools stop under them. */
-void server_check_stopped(server_t *srv)
+static int workers_remaining(const server_t *srv)
 {
-    if (srv->phase == PHASE_STOPPING && !utimer_active(&srv->stop_check))
-        timers_schedule(&srv->timers, &srv->stop_check, 0);
+    for (size_t i = 0; i < srv->npools; ++i)
+        if (pool_has_workers(srv->pools[i]))
+            return 1;
+    return 0;
+}
+
+/* Moves the stop forward, from the main loop: it is asked from deep inside request and worker
+ * callbacks that must not see pools stop under them. */
+static void check_stopped(server_t *srv)
+{
+    if (srv->phase == PHASE_STOPPING)
+        timers_defer(&srv->timers, &srv->stop_check);
 }
 
 static void on_stop_check(utimer_t *t)
@@ -255,14 +531,14 @@ static void on_stop_check(utimer_t *t)
     server_t *srv = H2O_STRUCT_FROM_MEMBER(server_t, stop_check, t);
     if (srv->phase != PHASE_STOPPING)
         return;
-    if (srv->stop_stage == 0 && srv->pending == 0)
+    if (srv->stop_stage == STOP_DRAIN && dispatch_pending(srv->dispatch) == 0)
         stop_workers(srv);
-    if (srv->stop_stage == 1 && !workers_remaining(srv)) {
-        srv->stop_stage = 2;
+    if (srv->stop_stage == STOP_WORKERS && !workers_remaining(srv)) {
+        srv->stop_stage = STOP_FLUSH;
         timers_schedule(&srv->timers, &srv->stop_timer, now_ms() + FLUSH_GRACE_MS);
     }
-    if (srv->stop_stage == 2) {
-        if (srv->live_requests == 0 && front_idle(srv))
+    if (srv->stop_stage == STOP_FLUSH) {
+        if (dispatch_live(srv->dispatch) == 0 && front_idle(&srv->front))
             srv->phase = PHASE_DONE;
         else /* connections close without telling us: look again shortly */
             timers_schedule(&srv->timers, &srv->stop_check, now_ms() + 20);
@@ -272,62 +548,35 @@ static void on_stop_check(utimer_t *t)
 static void on_stop_timer(utimer_t *t)
 {
     server_t *srv = H2O_STRUCT_FROM_MEMBER(server_t, stop_timer, t);
-    if (srv->stop_stage == 0) {
-        log_msg(LOG_WARNING, NULL, "shutdown_timeout passed with %zu request%s pending; answering them 503",
-                srv->pending, srv->pending == 1 ? "" : "s");
-        dispatch_fail_all(srv);
+    if (srv->stop_stage == STOP_DRAIN) {
+        size_t pending = dispatch_pending(srv->dispatch);
+        log_msg(LOG_WARNING, NULL, "shutdown_timeout passed with %zu request%s pending; answering them 503", pending,
+                pending == 1 ? "" : "s");
+        dispatch_fail_all(srv->dispatch, srv->pools, srv->npools);
         stop_workers(srv);
-    } else if (srv->stop_stage == 2) {
-        log_msg(LOG_WARNING, NULL, "%zu response%s still being sent to slow clients after %d ms; exiting anyway",
-                srv->live_requests, srv->live_requests == 1 ? "" : "s", FLUSH_GRACE_MS);
-        srv->phase = PHASE_DONE;
+    } else if (srv->stop_stage == STOP_FLUSH) {
+        size_t live = dispatch_live(srv->dispatch);
+        log_msg(LOG_WARNING, NULL, "%zu response%s still being sent to slow clients after %d ms; exiting anyway", live,
+                live == 1 ? "" : "s", FLUSH_GRACE_MS);
+        exit_now(srv, srv->exit_code);
     }
-    server_check_stopped(srv);
+    check_stopped(srv);
 }
 
-/* A second Ctrl-C: kill everything now and leave. */
-static void stop_now(server_t *srv)
+/* Leaves at once: every worker group gets SIGKILL, the control socket goes, and the process exits
+ * without unwinding h2o (which cannot be torn down with client connections still open). */
+static void exit_now(server_t *srv, int code)
 {
-    log_msg(LOG_WARNING, NULL, "second SIGINT: killing every worker and exiting now");
-    for (size_t i = 0; i < all_pools(srv); ++i)
-        for (h2o_linklist_t *n = pool_at(srv, i)->workers.next; n != &pool_at(srv, i)->workers; n = n->next)
-            worker_kill_now(H2O_STRUCT_FROM_MEMBER(worker_t, pool_link, n));
-    srv->force_exit = 1;
+    for (size_t i = 0; i < srv->npools; ++i)
+        pool_kill_all(srv->pools[i]);
+    victims_dispose(&srv->victims);
+    front_release_control(&srv->front);
+    log_msg(LOG_INFO, NULL, "stopped");
+    log_flush();
+    _exit(code);
 }
 
-/* ---------------------------------------------------------------- signals and reaping */
-
-static worker_t *find_worker(server_t *srv, pid_t pid)
-{
-    for (size_t i = 0; i < all_pools(srv); ++i)
-        for (h2o_linklist_t *n = pool_at(srv, i)->workers.next; n != &pool_at(srv, i)->workers; n = n->next) {
-            worker_t *w = H2O_STRUCT_FROM_MEMBER(worker_t, pool_link, n);
-            if (w->pid == pid)
-                return w;
-        }
-    return NULL;
-}
-
-static void reap(server_t *srv)
-{
-    int status;
-    pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        worker_t *w = find_worker(srv, pid);
-        if (w != NULL) {
-            worker_on_exit(w, status);
-            continue;
-        }
-        for (child_watch_t **p = &srv->children; *p != NULL; p = &(*p)->next) {
-            if ((*p)->pid == pid) {
-                child_watch_t *cw = *p;
-                *p = cw->next;
-                cw->on_exit(cw, status);
-                break;
-            }
-        }
-    }
-}
+/* ---------------------------------------------------------------- signals */
 
 static void on_signal(h2o_socket_t *sock, const char *err)
 {
@@ -339,23 +588,28 @@ static void on_signal(h2o_socket_t *sock, const char *err)
         for (size_t i = 0; i < (size_t)n / sizeof(si[0]); ++i) {
             switch (si[i].ssi_signo) {
             case SIGCHLD:
-                reap(srv);
+                reaper_reap(&srv->reaper);
                 break;
             case SIGTERM:
-                server_stop(srv, "SIGTERM");
+                stop_begin(srv, "SIGTERM");
                 break;
             case SIGQUIT:
-                server_stop(srv, "SIGQUIT");
+                stop_begin(srv, "SIGQUIT");
                 break;
             case SIGINT:
-                if (srv->sigint_count++ == 0)
-                    server_stop(srv, "SIGINT; press Ctrl-C again to stop at once");
-                else
-                    stop_now(srv);
+                if (srv->sigint_count++ == 0) {
+                    stop_begin(srv, "SIGINT; press Ctrl-C again to stop at once");
+                } else {
+                    log_msg(LOG_WARNING, NULL, "second SIGINT: killing every worker and exiting now");
+                    exit_now(srv, srv->exit_code);
+                }
                 break;
-            case SIGHUP:
-                reload_on_signal(srv);
+            case SIGHUP: {
+                reload_result_t res;
+                reload(srv, &res); /* logs the errors or the changes itself */
+                reload_result_free(&res);
                 break;
+            }
             }
         }
     }
@@ -381,33 +635,59 @@ static int setup_signals(server_t *srv, sigset_t *old)
 
 /* ---------------------------------------------------------------- main */
 
+static void on_tick(utimer_t *t)
+{
+    server_t *srv = H2O_STRUCT_FROM_MEMBER(server_t, tick, t);
+    if (srv->phase == PHASE_RUNNING)
+        for (size_t i = 0; i < srv->nrouted; ++i)
+            pool_check_rss(srv->pools[i]);
+    timers_schedule(&srv->timers, t, now_ms() + 1000);
+}
+
+/* uhw's timers run as an h2o zero-timeout callback, inside h2o_evloop_run, never between two of
+ * its calls: h2o 2.2.5 expects a socket write that completes at once to be followed by its
+ * callback in the same turn of its loop, or it leaves the socket polled for writing with no
+ * callback (and aborts on `sock->super._cb.write != NULL` once it is writable). */
+static void on_run_timers(h2o_timeout_entry_t *entry)
+{
+    server_t *srv = H2O_STRUCT_FROM_MEMBER(server_t, run_timers, entry);
+    timers_run(&srv->timers);
+}
+
+static void run_loop(server_t *srv)
+{
+    while (srv->phase != PHASE_DONE) {
+        int32_t wait = timers_wait(&srv->timers, INT32_MAX);
+        if (wait == 0 && !h2o_timeout_is_linked(&srv->run_timers))
+            h2o_timeout_link(srv->front.loop, &srv->front.ctx.zero_timeout, &srv->run_timers);
+        h2o_evloop_run(srv->front.loop, wait);
+    }
+    if (h2o_timeout_is_linked(&srv->run_timers))
+        h2o_timeout_unlink(&srv->run_timers);
+}
+
 static void cleanup(server_t *srv)
 {
-    for (size_t i = 0; i < all_pools(srv); ++i)
-        pool_free(pool_at(srv, i));
+    if (srv->sigsock != NULL)
+        h2o_socket_close(srv->sigsock); /* closes sigfd too */
+    else if (srv->sigfd >= 0)
+        close(srv->sigfd);
+    /* h2o next: disposing of its requests settles ours, which may still talk to workers. Then what
+     * uses the loop (worker pipes, victims.command), then the loop. */
+    front_close(&srv->front);
+    if (srv->dispatch != NULL)
+        dispatch_free(srv->dispatch);
+    for (size_t i = 0; i < srv->npools; ++i)
+        pool_free(srv->pools[i]);
     free(srv->pools);
-    free(srv->draining);
-    srv->npools = srv->ndraining = 0;
     for (size_t i = 0; i < srv->nretired; ++i)
         config_free(srv->retired[i]);
     free(srv->retired);
-    srv->nretired = 0;
-    while (srv->children != NULL) { /* still running at exit (victims.command): don't leave it behind */
-        child_watch_t *cw = srv->children;
-        srv->children = cw->next;
-        kill(-cw->pid, SIGKILL);
-        waitpid(cw->pid, NULL, 0);
-        cw->on_exit(cw, 0);
-    }
-    if (srv->sigsock != NULL)
-        h2o_socket_close(srv->sigsock);
-    else if (srv->sigfd >= 0)
-        close(srv->sigfd);
-    srv->sigsock = NULL;
-    front_dispose(srv);
-    victims_close(srv);
-    dispatch_dispose(srv);
+    victims_dispose(&srv->victims);
+    front_free(&srv->front);
     timers_dispose(&srv->timers);
+    for (size_t i = 0; i < 3; ++i)
+        free(srv->sdk_dirs[i]);
 }
 
 int server_run(uhw_config_t *cfg, const char *self_dir)
@@ -423,35 +703,42 @@ int server_run(uhw_config_t *cfg, const char *self_dir)
     srv->started_wall_ms = wall_ms();
     srv->started_mono_ms = now_ms();
     srand((unsigned)(time(NULL) ^ getpid()));
-    timers_init(&srv->timers);
+    timers_init(&srv->timers, NULL, NULL);
     utimer_init(&srv->stop_timer, on_stop_timer);
     utimer_init(&srv->stop_check, on_stop_check);
     utimer_init(&srv->gc_timer, on_gc);
     utimer_init(&srv->tick, on_tick);
     timers_schedule(&srv->timers, &srv->tick, now_ms() + 1000);
-    srv->victims.log_fd = -1;
+    srv->victims = (victims_t){.cfg = &cfg->victims, .cwd = cfg->dir, .log_fd = -1, .timers = &srv->timers,
+                               .reaper = &srv->reaper};
+    srv->dispatch = dispatch_create(cfg, &srv->timers, &srv->victims);
 
     int rc = 1;
     if (setup_signals(srv, &old_mask) != 0) {
         log_msg(LOG_CRITICAL, NULL, "cannot set up signal handling: %s", strerror(errno));
         goto Exit;
     }
-    if (victims_open(srv, err, sizeof(err)) != 0 || front_init(srv, err, sizeof(err)) != 0) {
+    if (victims_open(&srv->victims, err, sizeof(err)) != 0 ||
+        front_init(&srv->front, cfg, srv->dispatch, err, sizeof(err)) != 0) {
         log_msg(LOG_CRITICAL, NULL, "%s", err);
         goto Exit;
     }
+    control_register(srv->front.control_host, &control_ops, srv);
+    srv->victims.loop = srv->front.loop;
+    srv->io_ctx = (workerio_ctx_t){.loop = srv->front.loop, .reaper = &srv->reaper};
+    srv->pool_env = (pool_env_t){.timers = &srv->timers, .io = &workerio_ops, .io_ctx = &srv->io_ctx};
+    find_sdks(srv);
     srv->sigsock = h2o_evloop_socket_create(srv->front.loop, srv->sigfd, H2O_SOCKET_FLAG_DONT_READ);
-    ((h2o_socket_t *)srv->sigsock)->data = srv;
+    srv->sigsock->data = srv;
     h2o_socket_read_start(srv->sigsock, on_signal);
 
-    srv->npools = cfg->npools;
-    srv->pools = calloc(cfg->npools, sizeof(*srv->pools));
+    srv->npools = srv->nrouted = cfg->npools;
+    srv->pools = calloc(cfg->npools + 1, sizeof(*srv->pools));
     if (srv->pools == NULL)
         abort();
-    for (size_t i = 0; i < cfg->npools; ++i) {
-        srv->pools[i] = pool_create(srv, &cfg->pools[i]);
-        srv->pools[i]->owner = cfg;
-    }
+    for (size_t i = 0; i < cfg->npools; ++i)
+        srv->pools[i] = new_pool(srv, &cfg->pools[i]);
+    front_set_pools(&srv->front, cfg, srv->pools, srv->nrouted);
     if (geteuid() != 0) {
         for (size_t i = 0; i < cfg->npools; ++i)
             if (cfg->pools[i].user != NULL) {
@@ -465,14 +752,10 @@ int server_run(uhw_config_t *cfg, const char *self_dir)
             config_total_workers(cfg) == 1 ? "" : "s");
     srv->phase = PHASE_STARTING;
     for (size_t i = 0; i < srv->npools && srv->phase == PHASE_STARTING; ++i)
-        pool_start(srv->pools[i]);
+        pool_start(srv->pools[i], 1);
 
-    while (srv->phase != PHASE_DONE && !srv->force_exit) {
-        timers_run(&srv->timers, now_ms());
-        if (srv->phase == PHASE_DONE || srv->force_exit)
-            break;
-        h2o_evloop_run(srv->front.loop, timers_wait(&srv->timers, now_ms(), INT32_MAX));
-    }
+    srv->run_timers.cb = on_run_timers;
+    run_loop(srv);
     rc = srv->exit_code;
     if (rc == 0)
         log_msg(LOG_INFO, NULL, "stopped");

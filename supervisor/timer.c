@@ -32,10 +32,19 @@ char *iso8601(uint64_t wall, char *buf, size_t bufsz)
     return buf;
 }
 
-void timers_init(timers_t *ts)
+static uint64_t real_clock(void *ctx)
+{
+    (void)ctx;
+    return now_ms();
+}
+
+void timers_init(timers_t *ts, uint64_t (*clock)(void *ctx), void *clock_ctx)
 {
     ts->heap = NULL;
     ts->len = ts->cap = 0;
+    ts->seq = 0;
+    ts->clock = clock != NULL ? clock : real_clock;
+    ts->clock_ctx = clock_ctx;
 }
 
 void timers_dispose(timers_t *ts)
@@ -43,7 +52,8 @@ void timers_dispose(timers_t *ts)
     for (size_t i = 0; i < ts->len; ++i)
         ts->heap[i]->idx = 0;
     free(ts->heap);
-    timers_init(ts);
+    ts->heap = NULL;
+    ts->len = ts->cap = 0;
 }
 
 static void place(timers_t *ts, size_t i, utimer_t *t)
@@ -84,6 +94,7 @@ static void sift_down(timers_t *ts, size_t i)
 
 void timers_schedule(timers_t *ts, utimer_t *t, uint64_t at)
 {
+    t->seq = ++ts->seq;
     if (t->idx != 0) {
         size_t i = t->idx - 1;
         uint64_t old = t->at;
@@ -107,6 +118,12 @@ void timers_schedule(timers_t *ts, utimer_t *t, uint64_t at)
     sift_up(ts, ts->len - 1);
 }
 
+void timers_defer(timers_t *ts, utimer_t *t)
+{
+    if (t->idx == 0)
+        timers_schedule(ts, t, 0);
+}
+
 void timers_cancel(timers_t *ts, utimer_t *t)
 {
     if (t->idx == 0)
@@ -123,24 +140,26 @@ void timers_cancel(timers_t *ts, utimer_t *t)
         sift_down(ts, i);
 }
 
-int32_t timers_wait(const timers_t *ts, uint64_t now, int32_t cap)
+int32_t timers_wait(const timers_t *ts, int32_t cap)
 {
     if (ts->len == 0)
         return cap;
+    uint64_t now = timers_now(ts);
     uint64_t at = ts->heap[0]->at;
     if (at <= now)
         return 0;
     return at - now < (uint64_t)cap ? (int32_t)(at - now) : cap;
 }
 
-void timers_run(timers_t *ts, uint64_t now)
+void timers_run(timers_t *ts)
 {
-    while (ts->len != 0 && ts->heap[0]->at <= now) {
+    uint64_t now = timers_now(ts), last = ts->seq;
+    /* Timers scheduled by the callbacks of this run wait for the next one (a callback that
+     * re-arms for now would otherwise loop forever). `t` is not touched after its callback:
+     * the callback may have freed the object that contains it. */
+    while (ts->len != 0 && ts->heap[0]->at <= now && ts->heap[0]->seq <= last) {
         utimer_t *t = ts->heap[0];
         timers_cancel(ts, t);
         t->cb(t);
-        /* A callback that re-arms at or before `now` would loop forever; it fires next round. */
-        if (t->idx != 0 && t->at <= now)
-            break;
     }
 }

@@ -107,6 +107,38 @@ static void test_recycle_after(void **state)
         assert_in_range(policy_recycle_after(100, 10, i / 100.0), 100, 110);
 }
 
+/* DESIGN.md §4: what a worker's end counts as. */
+static void test_classify_exit(void **state)
+{
+    (void)state;
+    exit_facts_t f = {.ever_ready = 1, .code = 0, .answered = 3};
+    assert_int_equal(policy_classify_exit(&f), EXIT_RETIRED);        /* exit 0, idle, after answering */
+    f.in_flight = 1;
+    assert_int_equal(policy_classify_exit(&f), EXIT_CRASH);          /* exit 0 with a request it had read */
+    f.in_flight = 0;
+    f.answered = 0;
+    assert_int_equal(policy_classify_exit(&f), EXIT_CRASH);          /* exit 0 before answering anything */
+    f.answered = 3;
+    f.code = 1;
+    assert_int_equal(policy_classify_exit(&f), EXIT_CRASH);          /* a non-zero exit */
+    f.code = -1;
+    f.signal = 11;
+    assert_int_equal(policy_classify_exit(&f), EXIT_CRASH);          /* a signal */
+    f.planned = 1;
+    assert_int_equal(policy_classify_exit(&f), EXIT_PLANNED);        /* we asked it to stop: SIGTERM is fine */
+    f.faulted = 1;
+    assert_int_equal(policy_classify_exit(&f), EXIT_CRASH);          /* killed for a fault: never planned */
+
+    exit_facts_t s = {.ever_ready = 0, .code = 0};
+    assert_int_equal(policy_classify_exit(&s), EXIT_STARTUP);        /* exit 0 before Ready */
+    s.faulted = 1;
+    assert_int_equal(policy_classify_exit(&s), EXIT_STARTUP);        /* ready_timeout */
+    s.faulted = 0;
+    s.planned = 1;
+    assert_int_equal(policy_classify_exit(&s), EXIT_PLANNED);        /* stopped while starting */
+    assert_string_equal(policy_exit_class_name(EXIT_RETIRED), "retired");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -118,6 +150,7 @@ int main(void)
         cmocka_unit_test(test_window_early_clock),
         cmocka_unit_test(test_may_restart),
         cmocka_unit_test(test_recycle_after),
+        cmocka_unit_test(test_classify_exit),
     };
     return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }
