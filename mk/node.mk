@@ -21,7 +21,7 @@ DEBS_TEST += nodejs
 all: node
 
 node:
-	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(B)/node/.uhw-worker; \
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) -s --no-print-directory $(B)/node/.uhw-worker; \
 	else echo "uhw: npm not found: skipping the Node SDK (make deps installs it)" >&2; fi
 
 $(NODE_MODULES): $(NODE_SDK)/package-lock.json $(NODE_SDK)/package.json

@@ -49,7 +49,9 @@ function privateDescriptors() {
   const probe = openOr('/proc/self/fd/2', O_WRONLY | O_APPEND | O_NONBLOCK);
   if (probe < 0) return { inFd: 0, outFd: 1, mode: 'js' };
   closeQuietly(probe);
-  // O_NONBLOCK: opening a FIFO must not wait for its other end (libuv makes them non-blocking anyway).
+  // O_NONBLOCK: opening a named FIFO must not wait for its other end (libuv makes the fds
+  // non-blocking anyway). One cost, for named FIFOs only: one opened this way after its last
+  // writer left never reports EOF to epoll. uhw's pipes are anonymous, where that cannot happen.
   const inFd = openOr('/proc/self/fd/0', O_RDONLY | O_NONBLOCK);
   const outFd = openOr('/proc/self/fd/1', O_WRONLY | O_NONBLOCK);
   if (inFd < 0 || outFd < 0) {
