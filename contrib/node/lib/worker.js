@@ -3,6 +3,7 @@
 // for each, many at once; pass on Cancel, Configure and Shutdown; exit 0 once stopping and
 // nothing is left in flight.
 
+const fs = require('fs');
 const net = require('net');
 const { FrameReader, FrameWriter } = require('./framing');
 const { claimStdio } = require('./stdio');
@@ -29,6 +30,21 @@ function maxFrameFromEnv() {
   return Number.isInteger(n) && n >= 1024 ? n : DEFAULT_MAX_FRAME;
 }
 
+// A stream over a protocol descriptor: a pipe or a socket (as under uhw) goes through libuv's
+// non-blocking pipe handle; anything else (a file, /dev/null, a terminal: a worker run by hand)
+// through fs streams.
+function fdStream(fd, writable) {
+  let piped = false;
+  try {
+    const st = fs.fstatSync(fd);
+    piped = st.isFIFO() || st.isSocket();
+  } catch {
+    // not open: the stream reports the error
+  }
+  if (piped) return new net.Socket({ fd, readable: !writable, writable });
+  return writable ? fs.createWriteStream(null, { fd }) : fs.createReadStream(null, { fd });
+}
+
 // The output side, shared by log() before serve() and by the worker: fd 1 (or the private
 // descriptor the stdio guard moved it to), written asynchronously so a full pipe never blocks
 // the event loop.
@@ -37,7 +53,7 @@ let output = null;
 function openOutput() {
   if (output !== null) return output;
   const { inFd, outFd, mode } = claimStdio();
-  const stream = new net.Socket({ fd: outFd, readable: false, writable: true });
+  const stream = fdStream(outFd, true);
   // EPIPE and friends: uhw is gone, nobody is left to answer.
   stream.on('error', () => process.exit(0));
   output = { inFd, mode, writer: new FrameWriter(v1.FromWorker, stream, maxFrameFromEnv()) };
@@ -74,7 +90,7 @@ class Worker {
   start() {
     this.writer.send({ ready: { protocol: 1, concurrency: this.concurrency, info: this.info } });
     const reader = new FrameReader(v1.ToWorker, MAX_IN_FRAME, (m) => this._onMessage(m));
-    this.input = new net.Socket({ fd: this.inFd, readable: true, writable: false });
+    this.input = fdStream(this.inFd, false);
     this.input.on('data', (chunk) => {
       try {
         reader.push(chunk);
