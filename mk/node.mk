@@ -16,7 +16,7 @@ NODE_STAGE := $(B)/node/dist/uhw-worker
 
 DEBS_TEST += nodejs
 
-.PHONY: node deps-node install-node
+.PHONY: node deps-node install-node clean-node
 
 all: node
 
@@ -52,3 +52,8 @@ install-node: node
 	install -d $(DESTDIR)$(PREFIX)/lib/uhw/node
 	rm -rf $(DESTDIR)$(PREFIX)/lib/uhw/node/uhw-worker
 	cp -R $(NODE_STAGE) $(DESTDIR)$(PREFIX)/lib/uhw/node/uhw-worker
+
+# node_modules stays: it is a download, and package-lock.json says when it is stale.
+clean: clean-node
+clean-node:
+	rm -rf $(NODE_SDK)/gen
