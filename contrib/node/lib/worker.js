@@ -16,7 +16,7 @@ const DEFAULT_MAX_FRAME = 16 * 1024 * 1024;
 // Frames from uhw are bounded by what it admits (max_body and the headers), not by max_frame;
 // this bound only stops a corrupt length prefix from making us buffer without end.
 const MAX_IN_FRAME = 2 ** 31 - 1;
-const MAX_LOG = 16 * 1024; // uhw shows 8 KiB of a log line
+const MAX_LOG = 16 * 1024; // characters; uhw shows 8 KiB of a log line
 
 function levelNumber(level) {
   if (Number.isInteger(level) && level >= 0 && level <= 4) return level;
@@ -52,18 +52,21 @@ let output = null;
 
 function openOutput() {
   if (output !== null) return output;
-  const { inFd, outFd, mode } = claimStdio();
+  const { inFd, outFd } = claimStdio();
   const stream = fdStream(outFd, true);
   // EPIPE and friends: uhw is gone, nobody is left to answer.
   stream.on('error', () => process.exit(0));
-  output = { inFd, mode, writer: new FrameWriter(v1.FromWorker, stream, maxFrameFromEnv()) };
+  output = { inFd, writer: new FrameWriter(v1.FromWorker, stream, maxFrameFromEnv()) };
   return output;
 }
 
 function sendLog(level, message, id = 0) {
+  const { writer } = openOutput();
+  // Bounded so that even the smallest max_frame (1 KiB) takes it: up to 3 UTF-8 bytes a character.
+  const max = Math.min(MAX_LOG, Math.floor((writer.maxFrame - 64) / 3));
   let text = message instanceof Error ? message.stack || String(message) : String(message);
-  if (text.length > MAX_LOG) text = `${text.slice(0, MAX_LOG)}…`;
-  openOutput().writer.send({ log: { level: levelNumber(level), message: text, id } });
+  if (text.length > max) text = `${text.slice(0, max - 1)}…`;
+  writer.send({ log: { level: levelNumber(level), message: text, id } });
 }
 
 class Worker {
