@@ -94,6 +94,24 @@ EOF
     assert_no_workers
 }
 
+@test "backpressure: a slow client holds back a handler that awaits res.write()" {
+    uhw_start "$(node_config 1)"
+    run hc --limit-rate 256k --max-time 3 -o /dev/null "$URL/big"
+    assert_failure 28
+    deadline=$((SECONDS + 30))
+    while [ ! -s "$BATS_TEST_TMPDIR/big-written" ] && ((SECONDS < deadline)); do sleep 0.1; done
+    written=$(cat "$BATS_TEST_TMPDIR/big-written")
+    # The client took well under 1 MiB/s for 3 s; without backpressure the loop would have
+    # written all 256 MiB at once. uhw buffers ~1 MiB per stream, the pipe and Node a little.
+    echo "written by the handler when the client left: $written bytes"
+    [ "$written" -gt 0 ]
+    [ "$written" -lt $((32 * 1024 * 1024)) ]
+    run hc "$URL/"
+    assert_output "ok"
+    uhw_stop
+    assert_no_workers
+}
+
 @test "a handler that throws: 500, an ERROR log line with the stack; console.log goes to the log" {
     uhw_start "$(node_config 1)"
     run hc -i "$URL/boom"
