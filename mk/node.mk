@@ -45,13 +45,17 @@ deps-node:
 # A copy with production dependencies only (protobufjs and long), from npm's cache when it can.
 install: install-node
 install-node: node
-	@rm -rf $(NODE_STAGE) && mkdir -p $(NODE_STAGE)
+	@if ! command -v npm >/dev/null 2>&1 || [ ! -e $(B)/node/.uhw-worker ]; then \
+		echo "uhw: npm not found: not installing the Node SDK" >&2; exit 0; fi; \
+	set -e; \
+	rm -rf $(NODE_STAGE) && mkdir -p $(NODE_STAGE); \
 	cp -R $(NODE_SDK)/package.json $(NODE_SDK)/package-lock.json $(NODE_SDK)/README.md \
-		$(NODE_SDK)/lib $(NODE_SDK)/gen $(NODE_STAGE)/
-	cd $(NODE_STAGE) && $(NODE_NPM) ci --omit=dev --ignore-scripts --prefer-offline
-	install -d $(DESTDIR)$(PREFIX)/lib/uhw/node
-	rm -rf $(DESTDIR)$(PREFIX)/lib/uhw/node/uhw-worker
-	cp -R $(NODE_STAGE) $(DESTDIR)$(PREFIX)/lib/uhw/node/uhw-worker
+		$(NODE_SDK)/lib $(NODE_SDK)/gen $(NODE_STAGE)/; \
+	(cd $(NODE_STAGE) && $(NODE_NPM) ci --omit=dev --ignore-scripts --prefer-offline >/dev/null); \
+	install -d $(DESTDIR)$(PREFIX)/lib/uhw/node; \
+	rm -rf $(DESTDIR)$(PREFIX)/lib/uhw/node/uhw-worker; \
+	cp -R $(NODE_STAGE) $(DESTDIR)$(PREFIX)/lib/uhw/node/uhw-worker; \
+	echo "installed $(DESTDIR)$(PREFIX)/lib/uhw/node/uhw-worker"
 
 # node_modules stays: it is a download, and package-lock.json says when it is stale.
 clean: clean-node
