@@ -11,5 +11,7 @@ fi
 if [ ! -e node_modules/.package-lock.json ]; then
     npm ci --ignore-scripts --loglevel=error --no-audit --no-fund >&2
 fi
-[ -e gen/uhw_pb.js ] && [ gen/uhw_pb.js -nt ../../proto/uhw.proto ] || node scripts/gen.js >&2
+if [ ! gen/uhw_pb.js -nt ../../proto/uhw.proto ]; then # missing or older
+    node scripts/gen.js >&2
+fi
 exec node --test --test-reporter=tap test/*.test.js

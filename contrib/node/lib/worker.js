@@ -205,7 +205,7 @@ class Worker {
     this._exiting = true;
     Promise.all(this._exitWaits).then(() => {
       if (this.open.size > 0) {
-        this._exiting = false; // onShutdown started requests? let them finish
+        this._exiting = false; // a request came in meanwhile: its end calls us again
         return;
       }
       this.writer.end(() => process.exit(0));
