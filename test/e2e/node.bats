@@ -82,7 +82,7 @@ EOF
     uhw_start "$(node_config 1)"
     run hc -N --max-time 2 "$URL/forever"
     assert_failure 28 # curl's own timeout: the stream was still going
-    [[ "$output" == "id: 0"$'\n'"data: tick"$'\n\n'"id: 1"* ]]
+    [[ "$output" == "id: 0"$'\n'"data: tick"$'\n\n'* ]] # events arrived while it went on
     deadline=$((SECONDS + 30))
     while ! compgen -G "$BATS_TEST_TMPDIR/aborted-*" >/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
     run cat "$BATS_TEST_TMPDIR"/aborted-*
