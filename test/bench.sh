@@ -2,8 +2,9 @@
 # bench.sh — `make bench`: uhw against its peers, in one run, on loopback, in about a minute.
 #
 # Every server answers GET with 200 "hello\n" from 2 worker processes and gets the same
-# load: a 1 s wrk warm-up, then wrk -t1 -c32 -d5s --latency, keep-alive. One function per
-# row; each starts its server(s) on a free 127.0.0.1 port, measures, and stops them by PID.
+# load: a 1 s wrk warm-up, then wrk -t1 -c32 -d5s --timeout 10s --latency, keep-alive.
+# One function per row; each starts its server(s) on a free 127.0.0.1 port, measures, and
+# stops them by PID.
 #
 #   h2o in-process handler   build/bench/h2o-hello: libh2o-evloop answering itself, one
 #                            event loop — the limit for anything built on h2o, uhw included
@@ -32,6 +33,7 @@
 #              fcgiwrap uhw-c uhw-sh gunicorn uhw-flask uhw-cgi stream-h2o stream-uhw).
 set -euo pipefail
 BENCH_NAME=bench
+# shellcheck source=test/bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench/lib.sh"
 
 DURATION=${BENCH_DURATION:-5}

@@ -16,6 +16,7 @@
 # Environment: UHW_BUILD (absolute build dir; default <repo>/build).
 set -euo pipefail
 BENCH_NAME=kill-demo
+# shellcheck source=test/bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SLOW_S=10                            # the slow request's length; the kill comes after ~1 s

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # the variables here are used by the scripts that source it
 # test/bench/lib.sh — sourced by test/bench.sh and test/bench/kill-demo.sh: one temp dir,
 # servers started as children and stopped by PID, free loopback ports, readiness polls,
 # wrk runs and the one parser of wrk's output.
