@@ -112,7 +112,6 @@ EOF
 }
 
 @test "a Python worker on protoc-generated code interoperates, and every Request field is filled" {
-    make_pb2
     cfg=$(write_config pools <<'EOF'
 listen: [127.0.0.1:0]
 control: uhw.sock
@@ -121,7 +120,6 @@ pools:
     command: [/usr/bin/python3, @REPO@/test/fixtures/fields.py]
     workers: 1
     timeout: 20s
-    env: {UHW_PB2_DIR: @TMP@/pb2, PYTHONPATH: @REPO@/contrib/python}
 EOF
 )
     uhw_start "$cfg"

@@ -138,7 +138,6 @@ EOF
 }
 
 @test "invalid response headers (hop-by-hop, CR/LF) are refused with 502" {
-    make_pb2
     cfg=$(write_config pools <<'EOF'
 listen: [127.0.0.1:0]
 control: uhw.sock
@@ -146,19 +145,18 @@ pools:
   - name: py
     command: [/usr/bin/python3, @REPO@/test/fixtures/badheaders.py]
     workers: 1
-    env: {UHW_PB2_DIR: @TMP@/pb2, PYTHONPATH: @REPO@/contrib/python}
 EOF
 )
     uhw_start "$cfg"
     run hc -i "$URL/hop"
     assert_line --partial "HTTP/1.1 502"
     refute_line --partial "connection: close"
-    grep -q "response header 'connection' is hop-by-hop" "$LOG"
+    grep -q "refused response header 'Connection': hop-by-hop" "$LOG"
     wait_until_status '"ready":1'          # the killed worker's successor
     run hc -i "$URL/crlf"
     assert_line --partial "HTTP/1.1 502"
     refute_line --regexp '^[Xx]-[Ii]njected:'
-    grep -q "has CR, LF or NUL in its value" "$LOG"
+    grep -q "refused response header 'X-Bad': header value with a control character" "$LOG"
     wait_until_status '"ready":1'
     run hc "$URL/ok"
     assert_output "fine"
