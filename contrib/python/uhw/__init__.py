@@ -15,21 +15,30 @@ client as they come (a generator serves server-sent events or a large download).
 An exception in the handler answers 500 and logs its traceback at ERROR.
 
 WSGI applications (Flask, Django...) need no code at all: `python3 -m uhw.wsgi app:app`,
-see uhw.wsgi. Lower level: Channel reads and writes the frames of proto/uhw.proto, whose
-generated classes are uhw.pb (uhw_pb2).
+see uhw.wsgi. Lower level: stdio_channel() reads and writes the frames of proto/uhw.proto,
+whose generated classes are uhw.pb (uhw_pb2).
+
+In a worker started by uhw ($UHW_PROTOCOL set), `import uhw` takes over stdin and stdout
+at once (see stdio_channel): a print() anywhere, even while the program's other modules
+are imported, goes to uhw's log instead of corrupting the protocol.
 """
+import os
+
 from . import uhw_pb2 as pb
-from .channel import Channel, ProtocolError
+from .channel import Channel, ProtocolError, stdio_channel
 from .responder import Responder
 from .rules import ResponseError, check_headers, check_status
 from .worker import CRITICAL, DEBUG, ERROR, INFO, WARNING, Worker
 
-__all__ = ["serve", "log", "settings", "header", "pb", "Channel", "ProtocolError", "Responder",
+__all__ = ["serve", "log", "settings", "header", "pb", "stdio_channel", "Channel", "ProtocolError", "Responder",
            "ResponseError", "Worker", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 # pools.yaml `settings` of this worker's pool, as last sent by uhw (Configure); live.
 settings = {}
 _worker = None
+
+if os.environ.get("UHW_PROTOCOL"):
+    stdio_channel()
 
 
 def serve(handler, info="python"):
@@ -37,7 +46,7 @@ def serve(handler, info="python"):
     worker to stop; then returns (exit 0). Takes over stdin and stdout: print() goes to
     the log."""
     global _worker
-    _worker = Worker(Channel.from_stdio(), info)
+    _worker = Worker(stdio_channel(), info)
     _worker.settings = settings
     _worker.run(lambda req: _answer(_worker, handler, req))
 

@@ -61,22 +61,6 @@ class Channel:
         self._rbuf = bytearray(_READ_SIZE)
         self._rview = memoryview(self._rbuf)
 
-    @classmethod
-    def from_stdio(cls):
-        """Takes fds 0 and 1 for the protocol and moves them out of the program's way:
-        the protocol gets private close-on-exec copies, fd 0 becomes /dev/null and fd 1 a
-        copy of stderr. So print(), a C extension's printf or a child process writes to the
-        log, and nothing the application does can read request bytes or corrupt a frame."""
-        import sys
-        in_fd, out_fd = os.dup(0), os.dup(1)          # os.dup: not inheritable
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.close(devnull)
-        os.dup2(2, 1)
-        sys.stdout = sys.stderr                        # line-buffered, so lines reach the log whole
-        sys.stdin = open(os.devnull, "r")
-        return cls(in_fd, out_fd)
-
     # ------------------------------------------------------------------ reading
 
     def _take_frame(self):
@@ -165,3 +149,28 @@ class Channel:
             view = memoryview(data)
             while n < len(view):
                 n += os.write(self.out_fd, view[n:])
+
+
+_stdio = None
+
+
+def stdio_channel():
+    """The channel on this worker's protocol pipes, fds 0 and 1, taken over on the first
+    call: the protocol gets private close-on-exec copies of them, fd 0 becomes /dev/null
+    and fd 1 a copy of stderr (fd 2). So print(), a C extension's printf or a child
+    process writes to the log, and nothing the program does can read request bytes or
+    corrupt a frame. UHW_PROTOCOL is removed from the environment: the pipes belong to
+    this process, not to the programs it runs."""
+    global _stdio
+    if _stdio is None:
+        import sys
+        in_fd, out_fd = os.dup(0), os.dup(1)          # os.dup: not inheritable
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        os.dup2(2, 1)
+        sys.stdout = sys.stderr                        # line-buffered: lines reach the log whole
+        sys.stdin = open(os.devnull, "r")
+        os.environ.pop("UHW_PROTOCOL", None)
+        _stdio = Channel(in_fd, out_fd)
+    return _stdio

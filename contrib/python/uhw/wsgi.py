@@ -28,7 +28,7 @@ import sys
 import types
 from urllib.parse import unquote_to_bytes
 
-from .channel import Channel
+from .channel import stdio_channel
 from .responder import Responder
 from .rules import ResponseError, check_headers, check_status
 from .worker import ERROR, WARNING, Worker
@@ -234,7 +234,7 @@ class WSGIAdapter:
 
 def serve(app, channel=None, script_name="", info="python wsgi"):
     """Serves `app` until uhw asks the worker to stop."""
-    worker = Worker(channel or Channel.from_stdio(), info)
+    worker = Worker(channel or stdio_channel(), info)
     worker.run(WSGIAdapter(app, worker, script_name).handle)
 
 
@@ -266,14 +266,14 @@ def main(argv=None):
     parser.add_argument("--script-name", default=os.environ.get("SCRIPT_NAME", ""), metavar="PREFIX",
                         help="the URL prefix the application is mounted at (default: $SCRIPT_NAME, or none)")
     args = parser.parse_args(argv)
-    if os.isatty(0):
+    if not os.environ.get("UHW_PROTOCOL") and os.isatty(0):
         parser.exit(2, "uhw-wsgi: stdin is a terminal; this is a uhw worker: start it from pools.yaml, "
                     "e.g. command: [python3, -m, uhw.wsgi, %s]\n" % args.app)
     # `python3 -m` puts the current directory first on sys.path, a console script does not.
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     # Before the application is imported, so what it prints at import goes to the log.
-    channel = Channel.from_stdio()
+    channel = stdio_channel()
     serve(load_app(args.app), channel, args.script_name, info="python wsgi %s" % args.app)
     return 0
 
