@@ -452,10 +452,12 @@ static void send_request(request_t *r, worker_t *w)
         rq.path = pool_strdup(mp, req->path.base, req->path.len);
         rq.query = "";
     }
-    size_t n = req->headers.size;
-    Uhw__V1__Header *hs = n ? calloc(n, sizeof(*hs)) : NULL;
-    Uhw__V1__Header **hp = n ? calloc(n, sizeof(*hp)) : NULL;
-    if (n && (hs == NULL || hp == NULL))
+    /* h2o keeps Host (HTTP/1) and :authority (HTTP/2) out of req->headers, in
+     * req->input.authority; the contract gives it to workers as the header `host`. */
+    size_t n = req->headers.size, total = n + (req->input.authority.len != 0);
+    Uhw__V1__Header *hs = total ? calloc(total, sizeof(*hs)) : NULL;
+    Uhw__V1__Header **hp = total ? calloc(total, sizeof(*hp)) : NULL;
+    if (total && (hs == NULL || hp == NULL))
         abort();
     for (size_t i = 0; i < n; ++i) {
         const h2o_header_t *h = req->headers.entries + i;
@@ -465,6 +467,14 @@ static void send_request(request_t *r, worker_t *w)
         hs[i].value.len = h->value.len;
         hp[i] = &hs[i];
     }
+    if (total > n) {
+        uhw__v1__header__init(&hs[n]);
+        hs[n].name = "host";
+        hs[n].value.data = (uint8_t *)req->input.authority.base;
+        hs[n].value.len = req->input.authority.len;
+        hp[n] = &hs[n];
+    }
+    n = total;
     rq.n_headers = n;
     rq.headers = hp;
     rq.body.data = (uint8_t *)req->entity.base;

@@ -132,11 +132,12 @@ assert r["id"] > 0, r
 assert r["method"] == "POST", r
 assert r["path"] == "/py/path" and r["query"] == "k=v", r
 assert ["x-hello", "world"] in r["headers"], r
+assert ["host", sys.argv[2]] in r["headers"], r     # HTTP/1 Host, as a header like any other
 assert r["body"] == "abc", r
 assert r["remote_addr"] == "127.0.0.1" and 0 < r["remote_port"] < 65536, r
 assert r["scheme"] == "http" and r["http_version"] == "HTTP/1.1" and r["pool"] == "py", r
 assert 0 < r["timeout_ms"] <= 20000, r
-print("ok")' "$output"
+print("ok")' "$output" "${URL#http://}"
     assert_output "ok"
     uhw_stop
     assert_equal "$UHW_RC" 0
