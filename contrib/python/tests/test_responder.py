@@ -4,6 +4,7 @@ import unittest
 from support import Pipes, answer, kinds
 
 from uhw.responder import Responder
+from uhw.rules import ResponseError
 
 H = [("Content-Type", b"text/plain")]
 
@@ -68,6 +69,23 @@ class ResponderTest(unittest.TestCase):
             self.assertEqual(kinds(msgs)[0], "stream_start")
             self.assertEqual(kinds(msgs)[-1], "stream_end")
             self.assertTrue(all(len(m.SerializeToString()) < 1000 for m in msgs))
+        finally:
+            p.close()
+
+    def test_headers_larger_than_max_frame_are_refused(self):
+        p = Pipes(max_frame=1024)
+        try:
+            r = Responder(p.channel, 5)
+            r.set_head(200, [("X-Big", b"v" * 2000)])
+            r.write(b"x")
+            with self.assertRaises(ResponseError):
+                r.finish()
+            with self.assertRaises(ResponseError):
+                r.write(b"y")                      # would start a stream
+            self.assertEqual(p.written(), [])
+            self.assertFalse(r.abort("x"), "nothing started: no StreamEnd without StreamStart")
+            r.fail(500)
+            self.assertEqual(answer(p.written())[0], 500)
         finally:
             p.close()
 

@@ -1,3 +1,4 @@
+import io
 import os
 import sys
 import tempfile
@@ -133,6 +134,35 @@ class EnvironTest(unittest.TestCase):
             return [b""]
         run = Run(app, request(id=9))
         self.assertEqual(logs(run.out), [(ERROR, "first line", 9), (ERROR, "second line", 9), (ERROR, "third", 9)])
+
+
+    def test_log_lines_are_valid_and_bounded(self):
+        """what an app writes to wsgi.errors never breaks a frame: lone surrogates, huge lines"""
+        def app(environ, start_response):
+            environ["wsgi.errors"].write("bad \udcff name\n" + "x" * 100000 + "\n")
+            start_response("200 OK", [])
+            return [b"ok"]
+        run = Run(app, request(id=5), max_frame=64 * 1024)
+        self.assertEqual(run.answer[2], b"ok")
+        lines = logs(run.out, ERROR)
+        self.assertEqual(lines[0][1], "bad \\udcff name")
+        self.assertLess(len(lines[1][1]), 8200)
+
+    def test_file_wrapper(self):
+        data = os.urandom(600 * 1024)
+        closed = []
+
+        class File(io.BytesIO):
+            def close(self):
+                closed.append(True)
+                super().close()
+
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Type", "application/octet-stream")])
+            return environ["wsgi.file_wrapper"](File(data), 8192)
+        status, _, body, seen = Run(app, request()).answer
+        self.assertEqual((status, body, closed), (200, data, [True]))
+        self.assertLessEqual(len(seen), 5, "large pieces, few frames")
 
 
 class StartResponseTest(unittest.TestCase):

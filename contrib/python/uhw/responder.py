@@ -11,6 +11,7 @@ import json
 
 from . import uhw_pb2 as pb
 from .channel import encode
+from .rules import ResponseError
 
 IDLE, HELD, STREAMING, DONE = range(4)
 
@@ -65,7 +66,11 @@ class Responder:
         return encode(m)
 
     def _start_frames(self):
-        return self._head_frame("stream_start")
+        frame = self._head_frame("stream_start")
+        if len(frame) > self.channel.max_frame:
+            raise ResponseError("the response headers alone are larger than max_frame (%d bytes)"
+                                % self.channel.max_frame)
+        return frame
 
     def _data_frames(self, data):
         piece = max(1, self.channel.max_frame - _FRAME_OVERHEAD)
@@ -81,10 +86,12 @@ class Responder:
             self._held = data
             self.state = HELD
         elif state in (IDLE, HELD):
-            first = self._data_frames(self._held) if self._held else b""
+            frames = self._start_frames()             # may refuse the head: nothing changed yet
+            if self._held:
+                frames += self._data_frames(self._held)
             self._held = None
             self.state = STREAMING
-            self.channel.write_frames(self._start_frames() + first + self._data_frames(data))
+            self.channel.write_frames(frames + self._data_frames(data))
         else:
             raise RuntimeError("write() after the response ended")
 
@@ -98,12 +105,12 @@ class Responder:
         if state == DONE:
             return
         body = self._held or b""
-        self._held = None
-        self.state = DONE
         frame = self._head_frame("response", body)
         if len(frame) > self.channel.max_frame:   # too large for one frame: stream it
             frame = (self._start_frames() + self._data_frames(body) +
                      encode(pb.FromWorker(stream_end=pb.StreamEnd(id=self.id))))
+        self._held = None
+        self.state = DONE
         self.channel.write_frames(frame)
 
     def abort(self, error):

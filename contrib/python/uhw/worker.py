@@ -13,11 +13,32 @@ from . import uhw_pb2 as pb
 
 DEBUG, INFO, WARNING, ERROR, CRITICAL = range(5)
 
+# uhw cuts log lines at 8 KiB; a longer message would only make a larger frame, and one
+# above max_frame would cost the worker its life.
+_LOG_MAX = 8000
+
+
+def _utf8(text):
+    """text as protobuf strings must be: valid UTF-8 (no lone surrogates, which a
+    surrogateescape-decoded file name or header can hold)."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _log_frame(level, message, req_id):
+    message = str(message)
+    if len(message) > _LOG_MAX:
+        message = message[:_LOG_MAX] + "..."
+    return pb.FromWorker(log=pb.Log(level=level, message=_utf8(message), id=req_id))
+
 
 class Worker:
     def __init__(self, channel, info="python"):
         self.channel = channel
-        self.info = info
+        self.info = _utf8(info)
         self.settings = {}          # the latest Configure: pools.yaml `settings`
         self.stopping = False       # Shutdown or end of input: exit after the current request
         self.current = 0            # id of the request being answered, 0 between requests
@@ -71,12 +92,11 @@ class Worker:
 
     def log(self, level, message, req_id=0):
         """One line in uhw's log, at `level` (DEBUG..CRITICAL), about request req_id."""
-        self.channel.send(pb.FromWorker(log=pb.Log(level=level, message=message, id=req_id)))
+        self.channel.send(_log_frame(level, message, req_id))
 
     def log_lines(self, level, lines, req_id=0):
         """Several lines, in one write: they stay together in uhw's log."""
-        self.channel.send(*(pb.FromWorker(log=pb.Log(level=level, message=line, id=req_id))
-                            for line in lines))
+        self.channel.send(*(_log_frame(level, line, req_id) for line in lines))
 
     def log_exception(self, summary, req_id=0):
         """`summary` and the traceback of the exception being handled, at ERROR."""
