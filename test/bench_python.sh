@@ -17,7 +17,7 @@ WORKERS=2
 PY=/usr/bin/python3                      # Debian's: python3-flask, python3-protobuf, gunicorn
 TAG="uhwbenchpy-$$-$RANDOM"              # in every process we start, to find them at cleanup
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/uhw-bench-python.XXXXXX")
-UHW_PID= GUNI_PID=
+UHW_PID='' GUNI_PID=''
 
 die() { echo "bench-python: $*" >&2; exit 1; }
 
@@ -56,7 +56,7 @@ wait_line() {
     die "no line matching '$2' in $1"
 }
 
-[ -x "$UHW_BUILD/uhw" ] && [ -f "$UHW_BUILD/python/uhw/wsgi.py" ] || die "build first (make)"
+{ [ -x "$UHW_BUILD/uhw" ] && [ -f "$UHW_BUILD/python/uhw/wsgi.py" ]; } || die "build first (make)"
 command -v wrk >/dev/null || die "wrk is missing (make deps-bench)"
 $PY -c 'import flask, gunicorn' 2>/dev/null || die "python3-flask and gunicorn are needed (make deps-bench)"
 
