@@ -130,13 +130,6 @@ hc() {
     curl -sS --max-time 30 "$@"
 }
 
-# Generates uhw_pb2.py (protoc --python_out) into $BATS_TEST_TMPDIR/pb2 for Python workers;
-# their pools use env {UHW_PB2_DIR: @TMP@/pb2, PYTHONPATH: @REPO@/contrib/python}.
-make_pb2() {
-    mkdir -p "$BATS_TEST_TMPDIR/pb2"
-    protoc --python_out="$BATS_TEST_TMPDIR/pb2" -I"$REPO/proto" "$REPO/proto/uhw.proto"
-}
-
 # Polls `uhw status` until its compact JSON matches PATTERN (grep -E); bounded.
 wait_until_status() {
     local pattern=$1 deadline=$((SECONDS + ${2:-30}))

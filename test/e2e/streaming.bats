@@ -246,7 +246,6 @@ EOF
 }
 
 @test "Capacity 0 pauses a worker (requests wait), Capacity 1 resumes it" {
-    make_pb2
     cfg=$(write_config pools <<'EOF'
 listen: [127.0.0.1:0]
 control: uhw.sock
@@ -254,7 +253,7 @@ pools:
   - name: py
     command: [/usr/bin/python3, @REPO@/test/fixtures/capacity.py]
     workers: 1
-    env: {UHW_PB2_DIR: @TMP@/pb2, PYTHONPATH: "@REPO@/contrib/python:@TMP@/pb2", PAUSE_S: "1.5"}
+    env: {PAUSE_S: "1.5"}
 EOF
 )
     uhw_start "$cfg"

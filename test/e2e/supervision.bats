@@ -138,7 +138,6 @@ EOF
 }
 
 @test "invalid response headers (hop-by-hop, CR/LF) are refused with 502" {
-    make_pb2
     cfg=$(write_config pools <<'EOF'
 listen: [127.0.0.1:0]
 control: uhw.sock
@@ -146,7 +145,6 @@ pools:
   - name: py
     command: [/usr/bin/python3, @REPO@/test/fixtures/badheaders.py]
     workers: 1
-    env: {UHW_PB2_DIR: @TMP@/pb2, PYTHONPATH: @REPO@/contrib/python}
 EOF
 )
     uhw_start "$cfg"
