@@ -409,8 +409,9 @@ static void on_request(uhw_req_t *req, void *ctx)
     const char *why;
     int status = cgi_map_resolve(&c->map, req->path, &t, &why);
     if (status != 0) {
-        uhw_log_req(req, status >= 500 ? UHW_LOG_ERROR : UHW_LOG_WARNING, "%s %s: %d, %s", req->method, req->path,
-                    status, why);
+        /* A missing page is routine; a refusal says something about the site or a client. */
+        int level = status == 404 ? UHW_LOG_INFO : status == 500 ? UHW_LOG_ERROR : UHW_LOG_WARNING;
+        uhw_log_req(req, level, "%s %s: %d, %s", req->method, req->path, status, why);
         respond_error(req, status, why);
         return;
     }

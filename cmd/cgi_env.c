@@ -135,10 +135,10 @@ static void put_headers(out_t *o, const uhw_req_t *req)
             strcasecmp(name, "proxy") == 0)
             continue;
         size_t j = 0;
-        while (j < i && strcasecmp(req->headers[j].name, name) != 0)
+        while (j < i && (strcasecmp(req->headers[j].name, name) != 0 || !value_ok(&req->headers[j])))
             ++j;
-        if (j < i)
-            continue; /* joined to the first one already */
+        if (j < i || !value_ok(&req->headers[i]))
+            continue; /* joined to the first one already, or one an environment cannot carry */
         const char *sep = strcasecmp(name, "cookie") == 0 ? "; " : ", ";
         if (o->vars != NULL)
             o->vars[o->nvars] = o->p;
