@@ -241,9 +241,9 @@ static void finish(job_t *j)
         uhw_log_req(req, UHW_LOG_ERROR, "%s", detail);
         uhw_fail(req, 500, "died", -1, sig, (unsigned)j->pgid, detail);
     } else if (j->bad_head || j->phase == PH_HEAD) {
-        const char *why = j->bad_head ? j->head.problem
-                          : j->len == 0 ? "no output at all"
-                                        : "the output ended before the blank line that ends the header block";
+        if (!j->bad_head && j->len != 0)
+            cgi_head_parse(j->buf, j->len, &j->head, NULL, NULL); /* says what is wrong with it */
+        const char *why = j->len == 0 && !j->bad_head ? "no output at all" : j->head.problem;
         if (code > 0) {
             snprintf(detail, sizeof(detail), "CGI script %s exited with code %d without a valid response (%s)",
                      j->script, code, why);

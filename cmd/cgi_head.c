@@ -44,7 +44,10 @@ static int is_ws(char c)
 static int bad(cgi_head_t *out, const char *what, const char *p, size_t n)
 {
     char ex[48];
-    snprintf(out->problem, sizeof(out->problem), "%s: \"%s\"", what, excerpt(ex, sizeof(ex), p, n));
+    if (n == 0)
+        snprintf(out->problem, sizeof(out->problem), "%s", what);
+    else
+        snprintf(out->problem, sizeof(out->problem), "%s: \"%s\"", what, excerpt(ex, sizeof(ex), p, n));
     return -1;
 }
 
@@ -68,6 +71,7 @@ int cgi_head_parse(char *buf, size_t head_len, cgi_head_t *out, cgi_head_drop_fn
     out->nheaders = 0;
     out->problem[0] = '\0';
     int location = 0, last_kept = 0; /* last_kept: the previous line is headers[nheaders - 1] */
+    int complete = 0;                /* the blank line was seen */
     char *p = buf, *end = buf + head_len;
     while (p < end) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -75,8 +79,10 @@ int cgi_head_parse(char *buf, size_t head_len, cgi_head_t *out, cgi_head_drop_fn
             return bad(out, "header block without its ending blank line", p, (size_t)(end - p));
         char *le = nl > p && nl[-1] == '\r' ? nl - 1 : nl; /* line is [p, le) */
         char *next = nl + 1;
-        if (le == p)
-            break; /* the blank line: the block is complete */
+        if (le == p) {
+            complete = 1; /* the blank line */
+            break;
+        }
         if (is_ws(*p)) {
             /* obs-fold: the previous header went on over this line. HTTP forbids sending it
              * that way; the folded header is dropped rather than guessed at. */
@@ -126,6 +132,8 @@ int cgi_head_parse(char *buf, size_t head_len, cgi_head_t *out, cgi_head_drop_fn
         out->headers[out->nheaders++] = (uhw_header_t){name, (const uint8_t *)v, vlen};
         last_kept = 1;
     }
+    if (!complete)
+        return bad(out, "the output ended before the blank line that ends the header block", "", 0);
     if (out->status == 0)
         out->status = location ? 302 : 200;
     return 0;

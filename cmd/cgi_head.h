@@ -41,7 +41,9 @@ size_t cgi_head_end(const char *buf, size_t len);
 typedef void (*cgi_head_drop_fn)(void *arg, const char *name, size_t name_len, const char *why);
 
 /* Parses the block buf[0, head_len) (head_len from cgi_head_end). Returns 0, or -1 with
- * out->problem saying why the block is bad. `drop` may be NULL. */
+ * out->problem saying why the block is bad. Given output that ended before its blank line
+ * (head_len = all of it), it says what is wrong with it: a line without a colon, or the
+ * missing blank line. `drop` may be NULL. */
 int cgi_head_parse(char *buf, size_t head_len, cgi_head_t *out, cgi_head_drop_fn drop, void *arg);
 
 #endif

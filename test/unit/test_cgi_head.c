@@ -157,6 +157,16 @@ static void test_bad_blocks(void **state)
     assert_int_equal(parse("<html>\n\n", buf, sizeof(buf), &h, &body), -1);
     /* No blank line yet: incomplete, not parsed. */
     assert_int_equal(parse("Content-Type: text/plain\nbody without blank line", buf, sizeof(buf), &h, &body), 1);
+    /* Output that ended early, parsed whole to say what is wrong with it. */
+    char out[64] = "hello world\n";
+    assert_int_equal(cgi_head_parse(out, strlen(out), &h, NULL, NULL), -1);
+    assert_non_null(strstr(h.problem, "no colon"));
+    strcpy(out, "Content-Type: text/plain\n");
+    assert_int_equal(cgi_head_parse(out, strlen(out), &h, NULL, NULL), -1);
+    assert_string_equal(h.problem, "the output ended before the blank line that ends the header block");
+    strcpy(out, "Content-Type: text/plain");
+    assert_int_equal(cgi_head_parse(out, strlen(out), &h, NULL, NULL), -1);
+    assert_non_null(strstr(h.problem, "without its ending blank line"));
     /* An empty block is a valid (headerless) document. */
     assert_int_equal(parse("\nbody", buf, sizeof(buf), &h, &body), 0);
     assert_int_equal(h.status, 200);
