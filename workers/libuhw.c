@@ -194,7 +194,7 @@ static req_impl_t *req_new(Uhw__V1__ToWorker *msg)
         return NULL;
     }
     uhw_header_t *hs = r->headers_mem;
-    char *val = (char *)(hs + q->n_headers);
+    char *val = hs != NULL ? (char *)(hs + q->n_headers) : NULL; /* no arithmetic on NULL (UBSan) */
     for (size_t i = 0; i < q->n_headers; ++i) {
         const Uhw__V1__Header *h = q->headers[i];
         if (h->value.len != 0)
