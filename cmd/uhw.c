@@ -23,6 +23,7 @@
 #include "helpers.h"
 #include "log.h"
 #include "proc.h"
+#include "replay.h"
 #include "server.h"
 #include "version.h"
 
@@ -394,6 +395,7 @@ static const verb_t verbs[] = {
     {"log", cmd_log, "LEVEL MESSAGE...", "Worker helper: logs through the supervisor."},
     {"keepalive", cmd_keepalive, "[-i ID]", "Worker helper: resets the request's timeout."},
     {"cgi", cmd_cgi, CGI_USAGE_ARGS, CGI_USAGE_TEXT},
+    {"replay", cmd_replay, REPLAY_USAGE_ARGS, REPLAY_USAGE_TEXT},
     {"version", cmd_version, "", "Prints the version."},
     {"help", cmd_help, "[COMMAND]", "Shows help for uhw or one command."},
 };

@@ -6,6 +6,7 @@
 UNIT_DEPS_test_cgi_head := cmd/cgi_head.o proto/rules.o
 UNIT_DEPS_test_cgi_env := cmd/cgi_env.o
 UNIT_DEPS_test_cgi_map := cmd/cgi_map.o
+UNIT_DEPS_test_victim_record := cmd/victim_record.o cmd/replay_exec.o supervisor/proc.o proto/frame.o gen/uhw.pb-c.o
 
 # test/e2e/cgi.bats runs PHP scripts under php-cgi.
 DEBS_TEST += php-cgi
