@@ -229,8 +229,15 @@ static void on_frame(run_t *r, Uhw__V1__FromWorker *m)
         char sig[32] = "";
         if (f->signal != 0)
             proc_signal_name((int)f->signal, sig, sizeof(sig));
-        fprintf(r->out, "-- the worker reports the request failed: %u %s: %s%s%s (pid %u)\n", f->status ? f->status : 500,
-                f->reason, f->detail, sig[0] ? ", signal " : "", sig, f->pid);
+        fprintf(r->out, "-- the worker reports the request failed (RequestFailed): status %u, reason %s", f->status ? f->status : 500,
+                f->reason);
+        if (f->exit_code >= 0)
+            fprintf(r->out, ", exit code %d", f->exit_code);
+        if (sig[0] != '\0')
+            fprintf(r->out, ", signal %s", sig);
+        if (f->pid != 0)
+            fprintf(r->out, ", pid %u", f->pid);
+        fprintf(r->out, "\n--   %s\n", f->detail);
         decide(r, REPLAY_FAILED);
         after_answer(r);
         return;
