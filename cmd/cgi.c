@@ -61,10 +61,7 @@
 typedef enum { PH_HEAD, PH_BODY, PH_STREAM } phase_t;       /* where the script's output is */
 typedef enum { KILL_NONE, KILL_TIMEOUT, KILL_CANCEL } kill_t; /* why we stopped the script */
 
-struct cgi;
-
 typedef struct job {
-    struct cgi *cgi;
     uhw_req_t *req;         /* NULL: the slot is free */
     pid_t pid;              /* the script, until reaped */
     pid_t pgid;             /* its process group (= its pid), kept after reaping */
@@ -373,8 +370,9 @@ static void on_deadline(void *arg)
             return;
         }
     }
-    uhw_log_req(j->req, UHW_LOG_ERROR, "CGI script %s (pid %d) %s %u ms: killing its process group", j->script,
-                (int)j->pgid, j->phase == PH_STREAM ? "sent nothing for" : "did not finish within", j->timeout_ms);
+    uhw_log_req(j->req, UHW_LOG_ERROR, "CGI script %s (pid %d) %s (%u ms): killing its process group", j->script,
+                (int)j->pgid, j->phase == PH_STREAM ? "sent nothing for the request's timeout" : "is still running as the request's timeout runs out",
+                j->timeout_ms);
     kill_job(j, KILL_TIMEOUT, SIGKILL);
     maybe_finish(j);
 }
@@ -646,7 +644,7 @@ int cmd_cgi(int argc, char **argv)
         goto Out;
     }
     for (unsigned i = 0; i < concurrency; ++i) {
-        c.jobs[i] = (job_t){.cgi = &c, .in_fd = -1, .out_fd = -1};
+        c.jobs[i] = (job_t){.in_fd = -1, .out_fd = -1};
     }
     char info[PATH_MAX + 64];
     snprintf(info, sizeof(info), "uhw cgi %s (%u at once)", c.map.script != NULL ? c.map.script : c.map.root,

@@ -18,8 +18,8 @@
 
 #define CGI_USAGE_ARGS "[-c N] [-p PREFIX] [-x .EXT=PROGRAM]... SCRIPT_OR_DIR"
 #define CGI_USAGE_TEXT                                                                                              \
-    "Worker command: runs an unmodified CGI/1.1 script for each request (a pool's command,\n"                     \
-    "e.g. command: [uhw, cgi, -c, 8, ./cgi-bin] with concurrency: 8).\n"                                            \
+    "Worker command: runs unmodified CGI/1.1 scripts, one process per request, supervised.\n"                    \
+    "A pool's command, e.g. command: [uhw, cgi, -c, 8, ./cgi-bin] with concurrency: 8.\n"                          \
     "  SCRIPT_OR_DIR     one script for every request, or a directory whose executable files\n"                     \
     "                    are the scripts (SCRIPT_NAME names the file, PATH_INFO is the rest)\n"                         \
     "  -c N              scripts running at once (default 1; the pool's concurrency caps it too)\n"                   \

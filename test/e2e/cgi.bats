@@ -105,10 +105,11 @@ print("ok")' "$BATS_TEST_TMPDIR/victims.jsonl" "$1"
     run hc -i "$URL/cgi-bin/form.php"
     assert_line --index 0 --regexp '^HTTP/1.1 200'
     assert_line --regexp '^content-type: text/plain'
-    # A PHP script that sets 500 and exits 2: its own page is passed on, with a warning.
+    # A PHP script that sets 500 and exits 2 (php-cgi exits with it): its page is passed on, with a warning.
     run hc -w '\n%{http_code}' "$URL/cgi-bin/exit.php"
     assert_line --index 0 "php says no"
     assert_line --index 1 "500"
+    grep -Eq 'WARNING \[cgi#0 pid=[0-9]+\] id=[0-9]+ CGI script /cgi-bin/exit.php exited with code 2 after a complete response' "$LOG"
     uhw_stop
     assert_no_workers
 }
