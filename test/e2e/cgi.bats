@@ -27,6 +27,19 @@ EOF
 )"
 }
 
+# Whether process PID is gone (a zombie waiting for its reaper counts as gone); waits up
+# to 10 s for it to go.
+gone() {
+    local state
+    for _ in $(seq 100); do
+        state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 0
+        [ "$state" = Z ] && return 0
+        sleep 0.1
+    done
+    echo "process $1 is still there: $(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)" >&2
+    return 1
+}
+
 # A field of the status JSON (python3 for the JSON): status_field 's["pools"][0]["workers"][0]["pid"]'
 status_field() {
     "$UHW" status -s "$SOCK" --compact | /usr/bin/python3 -c "import json,sys; s=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"
@@ -181,12 +194,9 @@ print("ok")' "$BATS_TEST_TMPDIR/victims.jsonl" "$1"
     run victim_check 'v["reason"] == "timeout" and v["status"] == 504 and r["path"] == "/cgi-bin/hang.sh"'
     assert_output ok
     read -r script child <"$BATS_TEST_TMPDIR/hang.pids"
-    # The script and the sleep it started were killed with their group (bounded wait).
-    for _ in $(seq 100); do kill -0 "$script" 2>/dev/null || kill -0 "$child" 2>/dev/null || break; sleep 0.1; done
-    run kill -0 "$script"
-    assert_failure
-    run kill -0 "$child"
-    assert_failure
+    # The script and the sleep it started were killed with their group.
+    gone "$script"
+    gone "$child"
     assert_equal "$(status_field 's["pools"][0]["workers"][0]["pid"]')" "$worker"
     run hc "$URL/cgi-bin/hello.sh?next"
     assert_output "hello next"
@@ -201,15 +211,38 @@ print("ok")' "$BATS_TEST_TMPDIR/victims.jsonl" "$1"
     assert_failure 28                                   # curl: timed out, having seen ticks
     assert_line "tick 0"
     read -r script child <"$BATS_TEST_TMPDIR/hang.pids"
-    for _ in $(seq 100); do kill -0 "$script" 2>/dev/null || kill -0 "$child" 2>/dev/null || break; sleep 0.1; done
-    run kill -0 "$script"
-    assert_failure
-    run kill -0 "$child"
-    assert_failure
+    gone "$script"
+    gone "$child"
     run hc "$URL/cgi-bin/hello.sh?free"                 # concurrency 1: only if the slot was freed
     assert_output "hello free"
     grep -Eq 'request cancelled \(client gone\): stopping CGI script /cgi-bin/progress.sh' "$LOG"
     uhw_stop
+    assert_no_workers
+}
+
+@test "uhw stops while a script hangs: the worker takes the script's process group down with it" {
+    cp -a "$REPO/test/fixtures/cgi-bin" "$BATS_TEST_TMPDIR/cgi-bin"
+    uhw_start "$(write_config pools <<EOF
+listen: [127.0.0.1:0]
+control: uhw.sock
+shutdown_timeout: 1s
+pools:
+  - name: cgi
+    command: [uhw, cgi, -p, /cgi-bin, ./cgi-bin]
+    workers: 1
+    graceful_timeout: 1s
+    env: {CGI_PIDS: @TMP@/hang.pids}
+EOF
+)"
+    hc -w '%{http_code}' "$URL/cgi-bin/hang.sh" >"$BATS_TEST_TMPDIR/client.out" &
+    client=$!
+    for _ in $(seq 100); do [ -s "$BATS_TEST_TMPDIR/hang.pids" ] && break; sleep 0.1; done
+    read -r script child <"$BATS_TEST_TMPDIR/hang.pids"
+    uhw_stop                                    # Shutdown, EOF, then SIGTERM to the worker
+    assert_equal "$UHW_RC" 0
+    wait "$client" || true
+    gone "$script"
+    gone "$child"
     assert_no_workers
 }
 
