@@ -57,7 +57,7 @@ SUP_SRCS := $(wildcard supervisor/*.c)
 CMD_SRCS := $(wildcard cmd/*.c)
 # Objects shared by uhw and the unit tests.
 CORE_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(SUP_SRCS) proto/frame.c proto/rules.c) $(B)/obj/gen/uhw.pb-c.o
-UHW_OBJS := $(CORE_OBJS) $(patsubst %.c,$(B)/obj/%.o,$(CMD_SRCS))
+UHW_OBJS := $(CORE_OBJS) $(patsubst %.c,$(B)/obj/%.o,$(CMD_SRCS)) $(B)/obj/workers/libuhw.o
 LIBUHW_OBJS := $(B)/obj/workers/libuhw.o $(B)/obj/proto/frame.o $(B)/obj/proto/rules.o $(B)/obj/gen/uhw.pb-c.o
 EXAMPLES := $(patsubst workers/examples/%.c,$(B)/workers/%,$(wildcard workers/examples/*.c))
 UNIT_SRCS := $(wildcard test/unit/test_*.c)

@@ -17,11 +17,13 @@
 
 #include <jansson.h>
 
+#include "cgi.h"
 #include "client.h"
 #include "config.h"
 #include "helpers.h"
 #include "log.h"
 #include "proc.h"
+#include "replay.h"
 #include "server.h"
 #include "version.h"
 
@@ -392,6 +394,8 @@ static const verb_t verbs[] = {
     {"ndjson", cmd_ndjson, "[-i ID] JSON", "Worker helper: sends one JSON line."},
     {"log", cmd_log, "LEVEL MESSAGE...", "Worker helper: logs through the supervisor."},
     {"keepalive", cmd_keepalive, "[-i ID]", "Worker helper: resets the request's timeout."},
+    {"cgi", cmd_cgi, CGI_USAGE_ARGS, CGI_USAGE_TEXT},
+    {"replay", cmd_replay, REPLAY_USAGE_ARGS, REPLAY_USAGE_TEXT},
     {"version", cmd_version, "", "Prints the version."},
     {"help", cmd_help, "[COMMAND]", "Shows help for uhw or one command."},
 };

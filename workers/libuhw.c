@@ -194,7 +194,7 @@ static req_impl_t *req_new(Uhw__V1__ToWorker *msg)
         return NULL;
     }
     uhw_header_t *hs = r->headers_mem;
-    char *val = (char *)(hs + q->n_headers);
+    char *val = hs != NULL ? (char *)(hs + q->n_headers) : NULL; /* no arithmetic on NULL (UBSan) */
     for (size_t i = 0; i < q->n_headers; ++i) {
         const Uhw__V1__Header *h = q->headers[i];
         if (h->value.len != 0)
@@ -360,6 +360,30 @@ int uhw_stream_end(uhw_req_t *req, const char *error)
         m.stream_end = &se;
         send_msg(&m);
     }
+    req_free(r);
+    return 0;
+}
+
+int uhw_fail(uhw_req_t *req, unsigned status, const char *reason, int exit_code, int signal, unsigned pid,
+             const char *detail)
+{
+    req_impl_t *r = (req_impl_t *)req;
+    if (r == NULL || (status != 0 && (status < 500 || status > 599))) {
+        errno = EINVAL;
+        return -1;
+    }
+    Uhw__V1__FromWorker m = UHW__V1__FROM_WORKER__INIT;
+    Uhw__V1__RequestFailed f = UHW__V1__REQUEST_FAILED__INIT;
+    f.id = r->pub.id;
+    f.status = status != 0 ? status : 500;
+    f.reason = (char *)(reason != NULL ? reason : "died");
+    f.exit_code = exit_code;
+    f.signal = signal > 0 ? (uint32_t)signal : 0;
+    f.detail = (char *)(detail != NULL ? detail : "");
+    f.pid = pid;
+    m.msg_case = UHW__V1__FROM_WORKER__MSG_REQUEST_FAILED;
+    m.request_failed = &f;
+    send_msg(&m);
     req_free(r);
     return 0;
 }

@@ -14,8 +14,8 @@
  *
  * Requests may be answered inside the handler or later (from a timer, an fd watcher or
  * on_cancel): a worker holds as many open requests as the concurrency it announced.
- * A request is open until it is finished by uhw_respond(), uhw_respond_text() or
- * uhw_stream_end(); finishing frees it, so the uhw_req_t pointer must not be used
+ * A request is open until it is finished by uhw_respond(), uhw_respond_text(),
+ * uhw_stream_end() or uhw_fail(); finishing frees it, so the uhw_req_t pointer must not be used
  * afterwards. Every request must be finished exactly once, even a cancelled one: the
  * final frame is what frees the worker's slot in the supervisor.
  *
@@ -150,6 +150,18 @@ int uhw_respond(uhw_req_t *req, unsigned status, const uhw_header_t *headers, si
 /* uhw_respond with one Content-Type header (NULL → "text/plain; charset=utf-8") and
  * `text` (NULL → empty) as the body. */
 int uhw_respond_text(uhw_req_t *req, unsigned status, const char *content_type, const char *text);
+
+/* Finishes `req` with a RequestFailed frame and frees it: what the worker ran for this
+ * request (a child process, a CGI script) died or hung, while the worker itself is fine.
+ * The supervisor treats the request as a victim, as if a worker had died: it answers
+ * `status` (0 → 500; 504 for a timeout; anything outside 500..599 is refused: -1 EINVAL,
+ * nothing sent), aborts a stream already started, logs the victim line and writes the
+ * victims record. `reason` is "died", "exited" or "timeout" (NULL → "died"); exit_code
+ * is the child's exit status or -1; `signal` the signal that killed it or 0; `pid` the
+ * child's pid or 0; `detail` a human sentence such as "killed by SIGSEGV" (NULL → "").
+ * Sent even on a cancelled request (the supervisor then only frees the slot). */
+int uhw_fail(uhw_req_t *req, unsigned status, const char *reason, int exit_code, int signal, unsigned pid,
+             const char *detail);
 
 /* Starts a streamed response (StreamStart). Same header rules as uhw_respond; -1 EINVAL
  * if already started; -1 ECANCELED (nothing sent) on a cancelled request. */

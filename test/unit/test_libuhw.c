@@ -126,6 +126,13 @@ static void handler(uhw_req_t *req, void *ctx)
             return;
         }
         uhw_after(20, watch_write, j);
+    } else if (strcmp(p, "/fail") == 0) {
+        int bad = uhw_fail(req, 404, "died", -1, 0, 0, NULL); /* not a failure status: refused */
+        uhw_log_req(req, UHW_LOG_INFO, "fail 404 rc=%d einval=%d", bad, errno == EINVAL);
+        uhw_fail(req, 0, NULL, -1, 11, 4242, "killed by SIGSEGV");
+    } else if (strcmp(p, "/fail-stream") == 0) {
+        uhw_stream_start(req, 200, NULL, 0);
+        uhw_fail(req, 504, "timeout", -1, 9, 7, NULL);
     } else if (strcmp(p, "/setting") == 0) {
         const char *v = uhw_setting("k");
         uhw_respond_text(req, 200, NULL, v != NULL ? v : "(null)");
@@ -221,6 +228,7 @@ static Uhw__V1__FromWorker *next_of(child_t *c, Uhw__V1__FromWorker__MsgCase kin
                    : kind == UHW__V1__FROM_WORKER__MSG_STREAM_DATA  ? m->stream_data->id
                    : kind == UHW__V1__FROM_WORKER__MSG_STREAM_END   ? m->stream_end->id
                    : kind == UHW__V1__FROM_WORKER__MSG_LOG          ? m->log->id
+                   : kind == UHW__V1__FROM_WORKER__MSG_REQUEST_FAILED ? m->request_failed->id
                                                                     : id;
     assert_int_equal(got, id);
     return m;
@@ -452,6 +460,37 @@ static void test_ndjson_and_abort(void **state)
     assert_int_equal(wait_exit(&c), 0);
 }
 
+/* uhw_fail: RequestFailed with every field, refused statuses, defaults, after a stream started. */
+static void test_request_failed(void **state)
+{
+    (void)state;
+    child_t c = start();
+    send_request(&c, 21, "/fail");
+    expect_log(&c, 21, "fail 404 rc=-1 einval=1");
+    Uhw__V1__FromWorker *m = next_of(&c, UHW__V1__FROM_WORKER__MSG_REQUEST_FAILED, 21);
+    const Uhw__V1__RequestFailed *f = m->request_failed;
+    assert_int_equal(f->id, 21);
+    assert_int_equal(f->status, 500);
+    assert_string_equal(f->reason, "died");
+    assert_int_equal(f->exit_code, -1);
+    assert_int_equal(f->signal, 11);
+    assert_int_equal(f->pid, 4242);
+    assert_string_equal(f->detail, "killed by SIGSEGV");
+    uhw__v1__from_worker__free_unpacked(m, NULL);
+    send_request(&c, 22, "/fail-stream");
+    m = next_of(&c, UHW__V1__FROM_WORKER__MSG_STREAM_START, 22);
+    uhw__v1__from_worker__free_unpacked(m, NULL);
+    m = next_of(&c, UHW__V1__FROM_WORKER__MSG_REQUEST_FAILED, 22);
+    assert_int_equal(m->request_failed->status, 504);
+    assert_string_equal(m->request_failed->reason, "timeout");
+    assert_string_equal(m->request_failed->detail, "");
+    uhw__v1__from_worker__free_unpacked(m, NULL);
+    /* Both requests are finished: EOF ends the worker at once. */
+    close_stdin(&c);
+    expect_log(&c, 0, "shutdown grace=0 stopping=1");
+    assert_int_equal(wait_exit(&c), 0);
+}
+
 static void test_refused_headers(void **state)
 {
     (void)state;
@@ -619,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_sse_framing),
         cmocka_unit_test(test_ndjson_and_abort),
         cmocka_unit_test(test_refused_headers),
+        cmocka_unit_test(test_request_failed),
         cmocka_unit_test(test_timers),
         cmocka_unit_test(test_watch_fd),
         cmocka_unit_test(test_eof_waits_for_open_requests),
