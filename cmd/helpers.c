@@ -710,7 +710,8 @@ static int sse_format(frame_buf_t *b, const char *event, const char *id, const c
         size_t k = pos;
         while (k < n && data[k] != '\r' && data[k] != '\n')
             ++k;
-        err = err || buf_puts(b, "data: ") || frame_buf_append(b, data + pos, k - pos) || buf_puts(b, "\n");
+        err = err || buf_puts(b, "data: ") || (k > pos && frame_buf_append(b, data + pos, k - pos)) ||
+              buf_puts(b, "\n");
         if (k == n)
             break;
         pos = k + ((data[k] == '\r' && k + 1 < n && data[k + 1] == '\n') ? 2 : 1);

@@ -306,6 +306,7 @@ static void test_recv_hostile_round_trip(void **state)
     add_header(h, hp, &nh, "accept-encoding", "gzip");
     add_header(h, hp, &nh, "proxy", "http://evil:8080"); /* httpoxy: never exported */
     add_header(h, hp, &nh, "weird.name$(x)", "w");
+    add_header(h, hp, &nh, "x-empty", ""); /* all values empty: an empty, never-allocated buffer */
     static const char body[] = "body with '$(touch MARKER)'\0and a NUL";
     frame_buf_t in;
     frame_buf_init(&in);
@@ -323,7 +324,7 @@ static void test_recv_hostile_round_trip(void **state)
                                        "CONTENT_TYPE",   "CONTENT_LENGTH", "REMOTE_ADDR", "REMOTE_PORT",
                                        "REQUEST_SCHEME", "SERVER_PROTOCOL", "UHW_TIMEOUT_MS", "UHW_BODY_FILE",
                                        "HTTP_X_EVIL",    "HTTP_ACCEPT_ENCODING", "HTTP_PROXY", "HTTP_STALE",
-                                       "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "HTTP_WEIRD_NAME__X_"};
+                                       "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "HTTP_WEIRD_NAME__X_", "HTTP_X_EMPTY"};
     eval_to_files(r.out, r.out_len, vars, sizeof(vars) / sizeof(vars[0]));
     unsetenv("HTTP_STALE");
     unsetenv("UHW_BODY_FILE");
@@ -346,6 +347,7 @@ static void test_recv_hostile_round_trip(void **state)
     expect_var_str("HTTP_X_EVIL", joined);
     expect_var_str("HTTP_ACCEPT_ENCODING", "gzip");
     expect_var_str("HTTP_WEIRD_NAME__X_", "w");
+    expect_var_str("HTTP_X_EMPTY", "");
     expect_var_str("HTTP_PROXY", NULL);
     expect_var_str("HTTP_STALE", NULL);
     expect_var_str("HTTP_CONTENT_TYPE", NULL);
@@ -367,6 +369,30 @@ static void test_recv_hostile_round_trip(void **state)
     free(query);
     free(hv1);
     free(hv2);
+}
+
+/* A request whose header values are all empty (clang UBSan once saw NULL + 0 here). */
+static void test_recv_empty_header_values(void **state)
+{
+    (void)state;
+    Uhw__V1__Header h[1], *hp[1];
+    size_t nh = 0;
+    add_header(h, hp, &nh, "x-empty", "");
+    frame_buf_t in;
+    frame_buf_init(&in);
+    append_request(&in, 8, "/", "", hp, nh, "", 0);
+    char body_file[256];
+    snprintf(body_file, sizeof(body_file), "%s/body", tmpdir);
+    setenv("UHW_BODY_FILE", body_file, 1);
+    char *argv[] = {"recv", NULL};
+    run_t r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), NULL, 0);
+    unsetenv("UHW_BODY_FILE");
+    assert_int_equal(r.rc, 0);
+    static const char *const vars[] = {"HTTP_X_EMPTY"};
+    eval_to_files(r.out, r.out_len, vars, 1);
+    expect_var_str("HTTP_X_EMPTY", "");
+    free(r.out);
+    frame_buf_free(&in);
 }
 
 static void test_recv_reads_one_frame(void **state)
@@ -800,6 +826,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_quote_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_hostile_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recv_empty_header_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_reads_one_frame, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_default_body_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_configure_cancel_then_request, setup, teardown),
