@@ -152,26 +152,6 @@ static int sh(const char *script)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-/* ---------------------------------------------------------------- quoting */
-
-static const char *const HOSTILE[] = {
-    "'",
-    "\"",
-    "$(touch MARKER)",
-    "`touch MARKER`",
-    "; touch MARKER",
-    "a\nb\n",
-    "\\",
-    "\\'",
-    "'$(touch MARKER)'",
-    "'\"'\"; touch MARKER #",
-    "${IFS}$HOME\\$",
-    "",
-    "\x80\xff\xfe bytes",
-    "' ; touch MARKER ; echo '",
-    "\r\n\t",
-};
-
 /* Replaces MARKER with the marker path (malloc'd). */
 static char *with_marker(const char *s)
 {
@@ -185,34 +165,6 @@ static char *with_marker(const char *s)
         strcat(out, m + 6);
     }
     return out;
-}
-
-static void test_quote_hostile(void **state)
-{
-    (void)state;
-    char out[256];
-    snprintf(out, sizeof(out), "%s/value", tmpdir);
-    for (size_t i = 0; i < sizeof(HOSTILE) / sizeof(HOSTILE[0]); ++i) {
-        char *v = with_marker(HOSTILE[i]);
-        char *q = helpers_sh_quote(v, strlen(v));
-        assert_non_null(q);
-        char *script;
-        assert_true(asprintf(&script, "x=%s; printf %%s \"$x\" > '%s'", q, out) > 0);
-        assert_int_equal(sh(script), 0);
-        size_t n;
-        char *got = read_file(out, &n);
-        assert_int_equal(n, strlen(v));
-        assert_memory_equal(got, v, n);
-        assert_int_equal(access(marker, F_OK), -1);
-        free(got);
-        free(script);
-        free(q);
-        free(v);
-    }
-    /* NUL bytes are dropped, not a truncation point. */
-    char *q = helpers_sh_quote("a\0b'c", 5);
-    assert_string_equal(q, "'ab'\\''c'");
-    free(q);
 }
 
 /* ---------------------------------------------------------------- recv */
@@ -824,7 +776,6 @@ static void test_usage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_quote_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_hostile_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_empty_header_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_reads_one_frame, setup, teardown),

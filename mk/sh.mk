@@ -1,0 +1,14 @@
+# Shell workers (see cmd/helpers.h): the worker-side helper verbs, linked into build/uhw (they
+# are cmd/*.c) and into the lean build/sh/uhw; the bash library build/sh/uhw.sh.
+#
+# uhw puts DIR/sh first on its workers' PATH (DIR: the directory of the running uhw; once
+# installed, DIR/../lib/uhw/sh), so `uhw recv` in a worker runs the lean binary, which links
+# only libc, libprotobuf-c and libjansson, and `. uhw.sh` finds the library.
+
+SH_HELPER_OBJS := $(patsubst %.c,%.o,cmd/helpers.c cmd/helper_args.c cmd/helper_send.c cmd/helper_recv.c \
+	cmd/recv_print.c cmd/reqvars.c cmd/shquote.c) proto/frame.o proto/rules.o gen/uhw.pb-c.o
+SH_LIBS = $(shell $(PKG_CONFIG) --libs libprotobuf-c jansson 2>/dev/null)
+
+UNIT_DEPS_test_helpers := $(SH_HELPER_OBJS)
+UNIT_DEPS_test_shquote := cmd/shquote.o proto/frame.o
+
