@@ -12,3 +12,19 @@ SH_LIBS = $(shell $(PKG_CONFIG) --libs libprotobuf-c jansson 2>/dev/null)
 UNIT_DEPS_test_helpers := $(SH_HELPER_OBJS)
 UNIT_DEPS_test_shquote := cmd/shquote.o proto/frame.o
 
+
+# The lean `uhw` of shell workers: helper verbs only; other verbs exec the full uhw.
+SH_BIN := $(B)/sh/uhw
+
+$(SH_BIN): $(B)/obj/cmd/sh/main.o $(addprefix $(B)/obj/,$(SH_HELPER_OBJS))
+	@mkdir -p $(dir $@)
+	$(SAY) LINK $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SH_LIBS)
+
+all: $(SH_BIN)
+
+.PHONY: install-sh
+install: install-sh
+install-sh: $(SH_BIN)
+	install -d $(DESTDIR)$(PREFIX)/lib/uhw/sh
+	install -m 0755 $(SH_BIN) $(DESTDIR)$(PREFIX)/lib/uhw/sh/uhw
