@@ -7,7 +7,6 @@
  * through buffered stdio.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,51 +17,42 @@
 #include "helper_args.h"
 #include "helpers.h"
 #include "recv_print.h"
+#include "workdir.h"
 #include "uhw.pb-c.h"
 
 extern char **environ;
 
 #define RECV_MAX_FRAME ((size_t)1 << 31) /* sanity bound; the supervisor enforces max_frame */
 
-/* Writes the body to a private file, truncated each time; returns its path (malloc'd). */
-static char *write_body(const char *verb, const Uhw__V1__Request *q)
-{
-    char *path;
-    const char *set = getenv("UHW_BODY_FILE");
-    if (set != NULL && set[0] != '\0') {
-        path = strdup(set);
-    } else {
-        const char *tmp = getenv("TMPDIR");
-        if (tmp == NULL || tmp[0] == '\0')
-            tmp = "/tmp";
-        if (asprintf(&path, "%s/uhw-body.%ld", tmp, (long)getppid()) < 0)
-            path = NULL;
-    }
-    if (path == NULL) {
-        helper_fail(verb, "out of memory");
-        return NULL;
-    }
-    /* O_NOFOLLOW: in a shared /tmp, a planted symlink must not redirect the body. */
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 || frame_write_all(fd, q->body.data, q->body.len) != 0) {
-        helper_fail(verb, "body file %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        free(path);
-        return NULL;
-    }
-    close(fd);
-    return path;
-}
-
+/* Writes the body to $UHW_BODY_FILE if set (a previous call exported it, or the script
+ * chose it), else to "body" in the private directory (workdir.h), and appends the code for
+ * the request. 0, or 1 after a message. */
 static int put_request(const char *verb, frame_buf_t *out, const Uhw__V1__Request *q)
 {
-    char *body_file = write_body(verb, q);
-    if (body_file == NULL)
+    workdir_t dir = {0};
+    char *body_file = NULL;
+    const char *set = getenv("UHW_BODY_FILE");
+    if (set != NULL && set[0] != '\0')
+        body_file = strdup(set);
+    else if (workdir_open(&dir, verb) == 0)
+        body_file = workdir_path(&dir, "body");
+    else
         return 1;
-    int err = recv_print_request(out, q, body_file, environ);
+    if (body_file == NULL) {
+        free(dir.path);
+        return helper_fail(verb, "out of memory");
+    }
+    int ret = 0;
+    if (workdir_write_file(body_file, q->body.data, q->body.len) != 0)
+        ret = helper_fail(verb, "body file %s: %s", body_file,
+                          errno == EPERM ? "not a regular file of ours: refused" : strerror(errno));
+    else if (recv_print_request(out, q, body_file, environ) != 0 ||
+             /* a directory we made: tell the script (and the next `uhw recv`) where it is */
+             (dir.created && recv_print_export(out, "UHW_WORKER_DIR", dir.path) != 0))
+        ret = helper_fail(verb, "out of memory");
     free(body_file);
-    return err ? helper_fail(verb, "out of memory") : 0;
+    free(dir.path); /* kept on disk: see workdir.h */
+    return ret;
 }
 
 int helper_recv(const helper_io_t *io, int argc, char **argv)

@@ -26,8 +26,10 @@ static const helper_verb_t VERBS[] = {
      "  HTTP_<NAME> for every other header (upper case, other characters as _; repeated\n"
      "  headers joined with \", \"; a Proxy header is dropped), UHW_SETTING_<KEY> for the\n"
      "  pool's settings. HTTP_* variables of the previous request are unset.\n"
-     "The body is written to the file $UHW_BODY_FILE (default ${TMPDIR:-/tmp}/uhw-body.PID,\n"
-     "PID being the shell's). Exits 1 with no output at end of input or on Shutdown.\n"},
+     "The body is written to the file $UHW_BODY_FILE: \"body\" in the worker's private\n"
+     "directory $UHW_WORKER_DIR (mode 0700; uhw makes one per worker and removes it after the\n"
+     "worker exits). Run outside uhw, the first call makes one with mkdtemp and exports\n"
+     "UHW_WORKER_DIR; remove it when done. Exits 1 with no output at end of input or on Shutdown.\n"},
     {"reply", helper_reply, "answer a request",
      "usage: uhw reply [-i ID] [-s STATUS] [-t TYPE] [-H 'Name: value']... [BODY | -f FILE | -]\n"
      "Answers a request with one complete response (empty body when no BODY is given).\n"

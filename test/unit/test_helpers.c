@@ -38,6 +38,8 @@ static int setup(void **state)
     snprintf(marker, sizeof(marker), "%s/pwned", tmpdir);
     unsetenv("UHW_REQUEST_ID");
     unsetenv("UHW_BODY_FILE");
+    unsetenv("UHW_WORKER_DIR");
+    unsetenv("TMPDIR");
     return 0;
 }
 
@@ -385,25 +387,153 @@ static void test_recv_reads_one_frame(void **state)
     free(r.out);
 }
 
+/* The value recv exported for NAME (unquoted: the tests use no quotes in paths); malloc'd or NULL. */
+static char *exported(const run_t *r, const char *name)
+{
+    char key[128];
+    snprintf(key, sizeof(key), "export %s='", name);
+    const char *p = strstr((const char *)r->out, key);
+    if (p == NULL)
+        return NULL;
+    p += strlen(key);
+    return strndup(p, strcspn(p, "'"));
+}
+
+/* Gives a file to another user (nobody) when we are root: the attacker of the tests below. */
+static int give_away(const char *path)
+{
+    return geteuid() == 0 && chown(path, 65534, 65534) == 0;
+}
+
+/* Without UHW_WORKER_DIR (a worker run outside uhw), the body goes to a new private
+ * directory: a file planted at the old predictable name ${TMPDIR}/uhw-body.<ppid>, readable
+ * by all, receives nothing. */
 static void test_recv_default_body_file(void **state)
 {
     (void)state;
+    char planted[256];
+    snprintf(planted, sizeof(planted), "%s/uhw-body.%ld", tmpdir, (long)getppid());
+    write_file(planted, "", 0);
+    assert_int_equal(chmod(planted, 0666), 0);
+    give_away(planted);
     frame_buf_t in;
     frame_buf_init(&in);
-    append_request(&in, 3, "/", "", NULL, 0, "hello", 5);
+    append_request(&in, 3, "/", "", NULL, 0, "password=hunter2", 16);
+    append_request(&in, 4, "/", "", NULL, 0, "second", 6);
     setenv("TMPDIR", tmpdir, 1);
     char *argv[] = {"recv", NULL};
-    run_t r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), NULL, 0);
-    unsetenv("TMPDIR");
+    int rest;
+    run_t r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), &rest, 0);
     assert_int_equal(r.rc, 0);
-    char expect[256], line[300];
-    snprintf(expect, sizeof(expect), "%s/uhw-body.%ld", tmpdir, (long)getppid());
-    snprintf(line, sizeof(line), "export UHW_BODY_FILE='%s'\n", expect);
-    assert_non_null(strstr((char *)r.out, line));
+    struct stat st;
+    assert_int_equal(stat(planted, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    char *body = exported(&r, "UHW_BODY_FILE"), *dir = exported(&r, "UHW_WORKER_DIR");
+    assert_non_null(body);
+    assert_non_null(dir);
+    assert_int_equal(strncmp(body, dir, strlen(dir)), 0);
+    assert_string_equal(body + strlen(dir), "/body");
+    assert_int_equal(lstat(dir, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_int_equal(st.st_uid, geteuid());
+    assert_int_equal(stat(body, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
     size_t n;
-    char *got = read_file(expect, &n);
-    assert_string_equal(got, "hello");
+    char *got = read_file(body, &n);
+    assert_string_equal(got, "password=hunter2");
     free(got);
+    free(r.out);
+
+    /* The next call (in the shell: after eval) reuses that directory. */
+    setenv("UHW_WORKER_DIR", dir, 1);
+    int saved0 = dup(0);
+    dup2(rest, 0);
+    close(rest);
+    r = run_verb(cmd_recv, argv, "", 0, NULL, 0);
+    (void)r;
+    free(r.out);
+    dup2(saved0, 0);
+    close(saved0);
+    unsetenv("UHW_WORKER_DIR");
+    unsetenv("TMPDIR");
+    free(body);
+    free(dir);
+    frame_buf_free(&in);
+}
+
+/* $UHW_WORKER_DIR (from uhw) holds the body; one that is not private is refused. */
+static void test_recv_worker_dir(void **state)
+{
+    (void)state;
+    char dir[256], link[256], body[300];
+    snprintf(dir, sizeof(dir), "%s/w", tmpdir);
+    snprintf(link, sizeof(link), "%s/link", tmpdir);
+    snprintf(body, sizeof(body), "%s/body", dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    frame_buf_t in;
+    frame_buf_init(&in);
+    append_request(&in, 5, "/", "", NULL, 0, "secret", 6);
+    char *argv[] = {"recv", NULL};
+    setenv("UHW_WORKER_DIR", dir, 1);
+    run_t r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), NULL, 0);
+    assert_int_equal(r.rc, 0);
+    char *got_body = exported(&r, "UHW_BODY_FILE");
+    assert_string_equal(got_body, body);
+    free(got_body);
+    assert_null(exported(&r, "UHW_WORKER_DIR")); /* uhw's: nothing to tell */
+    size_t n;
+    char *got = read_file(body, &n);
+    assert_string_equal(got, "secret");
+    free(got);
+    free(r.out);
+
+    /* Open to others, a symlink, someone else's: refused, nothing printed. */
+    assert_int_equal(chmod(dir, 0755), 0);
+    r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), NULL, 1);
+    assert_int_equal(r.rc, 1);
+    assert_int_equal(r.out_len, 0);
+    free(r.out);
+    assert_int_equal(chmod(dir, 0700), 0);
+    assert_int_equal(symlink(dir, link), 0);
+    setenv("UHW_WORKER_DIR", link, 1);
+    r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), NULL, 1);
+    assert_int_equal(r.rc, 1);
+    assert_int_equal(r.out_len, 0);
+    free(r.out);
+    if (give_away(dir)) {
+        setenv("UHW_WORKER_DIR", dir, 1);
+        r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), NULL, 1);
+        assert_int_equal(r.rc, 1);
+        assert_int_equal(r.out_len, 0);
+        free(r.out);
+    }
+    unsetenv("UHW_WORKER_DIR");
+    frame_buf_free(&in);
+}
+
+/* An explicit $UHW_BODY_FILE is written only if it is our own regular file (or new). */
+static void test_recv_body_file_not_ours(void **state)
+{
+    (void)state;
+    char planted[256];
+    snprintf(planted, sizeof(planted), "%s/planted", tmpdir);
+    write_file(planted, "", 0);
+    assert_int_equal(chmod(planted, 0666), 0);
+    if (!give_away(planted))
+        skip(); /* needs root to play the other user */
+    frame_buf_t in;
+    frame_buf_init(&in);
+    append_request(&in, 6, "/", "", NULL, 0, "secret", 6);
+    setenv("UHW_BODY_FILE", planted, 1);
+    char *argv[] = {"recv", NULL};
+    run_t r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), NULL, 1);
+    unsetenv("UHW_BODY_FILE");
+    assert_int_equal(r.rc, 1);
+    assert_int_equal(r.out_len, 0);
+    struct stat st;
+    assert_int_equal(stat(planted, &st), 0);
+    assert_int_equal(st.st_size, 0);
     free(r.out);
     frame_buf_free(&in);
 }
@@ -780,6 +910,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recv_empty_header_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_reads_one_frame, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_default_body_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recv_worker_dir, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recv_body_file_not_ours, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_configure_cancel_then_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_eof_shutdown_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply, setup, teardown),

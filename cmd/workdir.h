@@ -1,0 +1,41 @@
+/*
+ * workdir.h — the private directory where the shell helpers leave files for the script:
+ * the request body, and the bash fast path's request fields. Bodies carry passwords, so
+ * nobody but the worker's user may read, create or replace a file there.
+ *
+ * Which directory:
+ *  - $UHW_WORKER_DIR when set: uhw creates one per worker (mode 0700, owned by the worker's
+ *    user) before spawning it and removes it after reaping it. Checked all the same: a
+ *    directory, not a symlink, owned by our effective uid, no access for group or others.
+ *  - otherwise (a worker run outside uhw): a new mkdtemp(${TMPDIR:-/tmp}/uhw-worker.XXXXXX),
+ *    mode 0700, and workdir_t.created says so. Removing it is the caller's business:
+ *    `uhw coproc` removes its own when it exits; `uhw recv` exits after each request, so it
+ *    exports UHW_WORKER_DIR for the next calls to reuse, and whoever runs the worker outside
+ *    uhw removes that directory.
+ */
+#ifndef UHW_WORKDIR_H
+#define UHW_WORKDIR_H
+
+#include <stddef.h>
+
+typedef struct workdir {
+    char *path;  /* absolute or as given in $UHW_WORKER_DIR; malloc'd */
+    int created; /* 1: made by workdir_open (not from the environment) */
+} workdir_t;
+
+/* Finds or creates the directory (above). 0, or -1 after a message "uhw VERB: ..." on stderr. */
+int workdir_open(workdir_t *w, const char *verb);
+
+/* DIR/name, malloc'd; NULL on ENOMEM. */
+char *workdir_path(const workdir_t *w, const char *name);
+
+/* Replaces the content of `path` with n bytes: created 0600 if missing; refused unless it is a
+ * regular file owned by us (not a symlink), so a file planted in a shared directory is never
+ * written to. 0, or -1 with errno (EPERM for a file that is not ours). */
+int workdir_write_file(const char *path, const void *p, size_t n);
+
+/* Removes the files directly in the directory and the directory itself if workdir_open
+ * created it; then frees `w`. */
+void workdir_close(workdir_t *w);
+
+#endif
