@@ -22,7 +22,6 @@
 
 extern char **environ;
 
-#define RECV_MAX_FRAME ((size_t)1 << 31) /* sanity bound; the supervisor enforces max_frame */
 
 /* Writes the body to $UHW_BODY_FILE if set (a previous call exported it, or the script
  * chose it), else to "body" in the private directory (workdir.h), and appends the code for
@@ -70,9 +69,10 @@ int helper_recv(const helper_io_t *io, int argc, char **argv)
     frame_buf_t in, out;
     frame_buf_init(&in);
     frame_buf_init(&out);
+    size_t max_frame = frame_max_from_env(); /* what uhw would send at most */
     int ret = -1;
     while (ret < 0) {
-        frame_status_t st = frame_read_fd(io->in, &in, RECV_MAX_FRAME);
+        frame_status_t st = frame_read_fd(io->in, &in, max_frame);
         if (st == FRAME_NEED_MORE) { /* clean end of input: the loop is over */
             ret = 1;
             break;

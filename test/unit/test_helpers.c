@@ -625,6 +625,33 @@ static void test_recv_eof_shutdown_garbage(void **state)
     frame_buf_free(&in);
 }
 
+/* A frame over $UHW_MAX_FRAME (the pool's max_frame) is refused from its prefix. */
+static void test_recv_max_frame(void **state)
+{
+    (void)state;
+    char body[200];
+    memset(body, 'b', sizeof(body));
+    frame_buf_t in;
+    frame_buf_init(&in);
+    append_request(&in, 1, "/", "", NULL, 0, body, sizeof(body));
+    char body_file[256];
+    snprintf(body_file, sizeof(body_file), "%s/body", tmpdir);
+    setenv("UHW_BODY_FILE", body_file, 1);
+    setenv("UHW_MAX_FRAME", "100", 1);
+    char *argv[] = {"recv", NULL};
+    run_t r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), NULL, 1);
+    assert_int_equal(r.rc, 1);
+    assert_int_equal(r.out_len, 0);
+    free(r.out);
+    setenv("UHW_MAX_FRAME", "4096", 1);
+    r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), NULL, 0);
+    assert_int_equal(r.rc, 0);
+    free(r.out);
+    unsetenv("UHW_MAX_FRAME");
+    unsetenv("UHW_BODY_FILE");
+    frame_buf_free(&in);
+}
+
 /* ---------------------------------------------------------------- senders */
 
 static void test_reply(void **state)
@@ -914,6 +941,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recv_body_file_not_ours, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_configure_cancel_then_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_eof_shutdown_garbage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recv_max_frame, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
