@@ -97,6 +97,15 @@ static void upper_name(const char *prefix, const char *name, char *out)
 
 int reqvars_header_var(const char *name, char *out)
 {
+    /* Only names where '_' in the variable can only have been '-': with X_Forwarded_For or
+     * X.Forwarded.For also mapping to HTTP_X_FORWARDED_FOR, a client could forge what the
+     * worker takes for its proxy's header. (nginx drops them too: underscores_in_headers off,
+     * ignore_invalid_headers on.) */
+    if (name[0] == '\0')
+        return -1;
+    for (const char *c = name; *c != '\0'; ++c)
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-'))
+            return -1;
     upper_name("HTTP_", name, out);
     if (strcmp(out, "HTTP_CONTENT_TYPE") == 0 || strcmp(out, "HTTP_CONTENT_LENGTH") == 0 ||
         strcmp(out, "HTTP_PROXY") == 0)

@@ -40,9 +40,11 @@ int reqvars_request(reqvars_t *vars, const Uhw__V1__Request *q);
 int reqvars_settings(reqvars_t *vars, const Uhw__V1__Configure *c);
 
 /* The variable for header `name` into out (size at least strlen(name) + 6): HTTP_ + the name
- * upper-cased, every character outside [A-Z0-9] as '_'. Returns 0, or -1 when the header
- * gets no variable: Content-Type and Content-Length (they are CONTENT_TYPE/CONTENT_LENGTH)
- * and Proxy (HTTP_PROXY would point curl & co. at a client-chosen proxy: "httpoxy"). */
+ * upper-cased with '-' as '_'. Returns 0, or -1 when the header gets no variable:
+ *  - a name with any byte outside [A-Za-z0-9-] (X_Forwarded_For, X.Forwarded.For): it would
+ *    share HTTP_X_FORWARDED_FOR with X-Forwarded-For, so a client could forge its proxy's header;
+ *  - Content-Type and Content-Length (they are CONTENT_TYPE and CONTENT_LENGTH);
+ *  - Proxy (HTTP_PROXY would point curl & co. at a client-chosen proxy: "httpoxy"). */
 int reqvars_header_var(const char *name, char *out);
 
 #endif

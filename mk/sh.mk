@@ -29,3 +29,4 @@ install-sh: $(SH_BIN)
 	install -d $(DESTDIR)$(PREFIX)/lib/uhw/sh
 	install -m 0755 $(SH_BIN) $(DESTDIR)$(PREFIX)/lib/uhw/sh/uhw
 UNIT_DEPS_test_workdir := cmd/workdir.o
+UNIT_DEPS_test_reqvars := cmd/reqvars.o cmd/shquote.o proto/frame.o gen/uhw.pb-c.o
