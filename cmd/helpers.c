@@ -63,6 +63,14 @@ static const helper_verb_t VERBS[] = {
      "usage: uhw keepalive [-i ID]\n"
      "Says a long request is still being worked on: resets its timeout and the worker's\n"
      "stuck clock.\n"},
+    {"json", helper_json, "print a JSON object from KEY=VALUE arguments",
+     "usage: uhw json [--] KEY=VALUE | KEY:=JSON ...\n"
+     "Prints one JSON object (compact, on one line), correctly escaped whatever the values:\n"
+     "  uhw reply -t application/json \"$(uhw json ok:=true path=\"$PATH_INFO\")\"\n"
+     "  KEY=VALUE   VALUE as a JSON string (bytes that are not UTF-8 become U+FFFD)\n"
+     "  KEY:=JSON   JSON as it is: a number, true, null, [..], {..} (invalid JSON: exit 2)\n"
+     "In KEY, \\ takes the next character literally (a\\=b=1 is key \"a=b\"). Put -- before\n"
+     "keys that start with '-'. A key given twice is an error.\n"},
 };
 
 const helper_verb_t *helpers_find(const char *name)
@@ -98,3 +106,4 @@ int cmd_sse(int argc, char **argv) { return helper_sse(&helper_stdio, argc, argv
 int cmd_ndjson(int argc, char **argv) { return helper_ndjson(&helper_stdio, argc, argv); }
 int cmd_log(int argc, char **argv) { return helper_log(&helper_stdio, argc, argv); }
 int cmd_keepalive(int argc, char **argv) { return helper_keepalive(&helper_stdio, argc, argv); }
+int cmd_json(int argc, char **argv) { return helper_json(&helper_stdio, argc, argv); }

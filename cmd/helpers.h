@@ -57,6 +57,8 @@ int helper_ndjson(const helper_io_t *io, int argc, char **argv);
 int helper_log(const helper_io_t *io, int argc, char **argv);
 /* uhw keepalive [-i ID] — KeepAlive (id 0 when neither -i nor $UHW_REQUEST_ID). */
 int helper_keepalive(const helper_io_t *io, int argc, char **argv);
+/* uhw json [--] KEY=VALUE | KEY:=JSON ... — prints one JSON object (json.c). */
+int helper_json(const helper_io_t *io, int argc, char **argv);
 
 /* One row of the verb table. */
 typedef struct helper_verb {
@@ -84,5 +86,6 @@ int cmd_sse(int argc, char **argv);
 int cmd_ndjson(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_keepalive(int argc, char **argv);
+int cmd_json(int argc, char **argv);
 
 #endif

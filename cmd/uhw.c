@@ -392,6 +392,7 @@ static const verb_t verbs[] = {
     {"ndjson", cmd_ndjson, "[-i ID] JSON", "Worker helper: sends one JSON line."},
     {"log", cmd_log, "LEVEL MESSAGE...", "Worker helper: logs through the supervisor."},
     {"keepalive", cmd_keepalive, "[-i ID]", "Worker helper: resets the request's timeout."},
+    {"json", cmd_json, "[--] KEY=VALUE | KEY:=JSON ...", "Prints a JSON object, escaped (no jq needed)."},
     {"version", cmd_version, "", "Prints the version."},
     {"help", cmd_help, "[COMMAND]", "Shows help for uhw or one command."},
 };

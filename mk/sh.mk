@@ -6,7 +6,7 @@
 # only libc, libprotobuf-c and libjansson, and `. uhw.sh` finds the library.
 
 SH_HELPER_OBJS := $(patsubst %.c,%.o,cmd/helpers.c cmd/helper_args.c cmd/helper_send.c cmd/helper_recv.c \
-	cmd/recv_print.c cmd/reqvars.c cmd/shquote.c cmd/workdir.c) proto/frame.o proto/rules.o gen/uhw.pb-c.o
+	cmd/recv_print.c cmd/reqvars.c cmd/shquote.c cmd/workdir.c cmd/json.c) proto/frame.o proto/rules.o gen/uhw.pb-c.o
 SH_LIBS = $(shell $(PKG_CONFIG) --libs libprotobuf-c jansson 2>/dev/null)
 
 UNIT_DEPS_test_helpers := $(SH_HELPER_OBJS)
@@ -30,3 +30,4 @@ install-sh: $(SH_BIN)
 	install -m 0755 $(SH_BIN) $(DESTDIR)$(PREFIX)/lib/uhw/sh/uhw
 UNIT_DEPS_test_workdir := cmd/workdir.o
 UNIT_DEPS_test_reqvars := cmd/reqvars.o cmd/shquote.o proto/frame.o gen/uhw.pb-c.o
+UNIT_DEPS_test_json := $(SH_HELPER_OBJS)
