@@ -71,6 +71,11 @@ static const helper_verb_t VERBS[] = {
      "  KEY:=JSON   JSON as it is: a number, true, null, [..], {..} (invalid JSON: exit 2)\n"
      "In KEY, \\ takes the next character literally (a\\=b=1 is key \"a=b\"). Put -- before\n"
      "keys that start with '-'. A key given twice is an error.\n"},
+    {"coproc", helper_coproc, "the helper process of uhw.sh (bash workers; not run by hand)",
+     "usage: uhw coproc\n"
+     "The one helper process of a bash worker that sources uhw.sh, which starts it as a\n"
+     "coprocess: it holds the protocol pipes (fds 0 and 1), takes uhw.sh's commands on fd 3\n"
+     "and answers on fd 4 (see cmd/fields.h). Not for use by hand.\n"},
 };
 
 const helper_verb_t *helpers_find(const char *name)
@@ -107,3 +112,4 @@ int cmd_ndjson(int argc, char **argv) { return helper_ndjson(&helper_stdio, argc
 int cmd_log(int argc, char **argv) { return helper_log(&helper_stdio, argc, argv); }
 int cmd_keepalive(int argc, char **argv) { return helper_keepalive(&helper_stdio, argc, argv); }
 int cmd_json(int argc, char **argv) { return helper_json(&helper_stdio, argc, argv); }
+int cmd_coproc(int argc, char **argv) { return helper_coproc(&helper_stdio, argc, argv); }

@@ -59,6 +59,8 @@ int helper_log(const helper_io_t *io, int argc, char **argv);
 int helper_keepalive(const helper_io_t *io, int argc, char **argv);
 /* uhw json [--] KEY=VALUE | KEY:=JSON ... — prints one JSON object (json.c). */
 int helper_json(const helper_io_t *io, int argc, char **argv);
+/* uhw coproc — the helper process of the bash fast path (coproc.c); started by uhw.sh. */
+int helper_coproc(const helper_io_t *io, int argc, char **argv);
 
 /* One row of the verb table. */
 typedef struct helper_verb {
@@ -87,5 +89,6 @@ int cmd_ndjson(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_keepalive(int argc, char **argv);
 int cmd_json(int argc, char **argv);
+int cmd_coproc(int argc, char **argv);
 
 #endif

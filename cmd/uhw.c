@@ -393,6 +393,7 @@ static const verb_t verbs[] = {
     {"log", cmd_log, "LEVEL MESSAGE...", "Worker helper: logs through the supervisor."},
     {"keepalive", cmd_keepalive, "[-i ID]", "Worker helper: resets the request's timeout."},
     {"json", cmd_json, "[--] KEY=VALUE | KEY:=JSON ...", "Prints a JSON object, escaped (no jq needed)."},
+    {"coproc", cmd_coproc, "", "Worker helper: the helper process of uhw.sh (bash workers)."},
     {"version", cmd_version, "", "Prints the version."},
     {"help", cmd_help, "[COMMAND]", "Shows help for uhw or one command."},
 };

@@ -67,29 +67,37 @@ char *workdir_path(const workdir_t *w, const char *name)
     return asprintf(&p, "%s/%s", w->path, name) < 0 ? NULL : p;
 }
 
-int workdir_write_file(const char *path, const void *p, size_t n)
+int workdir_create_file(const char *path)
 {
     /* No O_TRUNC before the owner check: truncating someone else's file is harm enough. */
     int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
     struct stat st;
-    int ret = -1;
-    if (fstat(fd, &st) != 0) {
-        /* errno set */
-    } else if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+    if (fstat(fd, &st) == 0 && (!S_ISREG(st.st_mode) || st.st_uid != geteuid()))
         errno = EPERM;
-    } else if (ftruncate(fd, 0) == 0) {
-        const uint8_t *s = p;
-        ret = 0;
-        while (n != 0 && ret == 0) {
-            ssize_t k = write(fd, s, n);
-            if (k > 0) {
-                s += k;
-                n -= (size_t)k;
-            } else if (!(k < 0 && errno == EINTR)) {
-                ret = -1;
-            }
+    else if (ftruncate(fd, 0) == 0)
+        return fd;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}
+
+int workdir_write_file(const char *path, const void *p, size_t n)
+{
+    int fd = workdir_create_file(path);
+    if (fd < 0)
+        return -1;
+    const uint8_t *s = p;
+    int ret = 0;
+    while (n != 0 && ret == 0) {
+        ssize_t k = write(fd, s, n);
+        if (k > 0) {
+            s += k;
+            n -= (size_t)k;
+        } else if (!(k < 0 && errno == EINTR)) {
+            ret = -1;
         }
     }
     int saved = errno;

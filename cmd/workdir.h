@@ -29,9 +29,13 @@ int workdir_open(workdir_t *w, const char *verb);
 /* DIR/name, malloc'd; NULL on ENOMEM. */
 char *workdir_path(const workdir_t *w, const char *name);
 
-/* Replaces the content of `path` with n bytes: created 0600 if missing; refused unless it is a
- * regular file owned by us (not a symlink), so a file planted in a shared directory is never
- * written to. 0, or -1 with errno (EPERM for a file that is not ours). */
+/* Opens `path` for writing, emptied: created 0600 if missing; refused unless it is a regular
+ * file owned by us (not a symlink), so a file planted in a shared directory is never written
+ * to, nor even truncated. The descriptor (close-on-exec), or -1 with errno (EPERM for a file
+ * that is not ours). */
+int workdir_create_file(const char *path);
+
+/* Replaces the content of `path` with n bytes, through workdir_create_file. 0, or -1 with errno. */
 int workdir_write_file(const char *path, const void *p, size_t n);
 
 /* Removes the files directly in the directory and the directory itself if workdir_open
