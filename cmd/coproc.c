@@ -42,7 +42,8 @@ typedef struct coproc {
     frame_buf_t frames;           /* bytes from uhw not yet decoded */
     frame_buf_t scratch;          /* DIR/request's next content */
     workdir_t dir;
-    char *request_path, *body_path, *json_path;
+    workdir_file_t request, body; /* DIR/request, DIR/body */
+    char *json_path;
     char *cwd;                    /* the directory bash last asked for */
     size_t max_frame;
     Uhw__V1__ToWorker *configure; /* the last Configure not yet handed to bash, or NULL */
@@ -137,13 +138,13 @@ static void finish_unanswered(coproc_t *c, const char *why)
 static int deliver(coproc_t *c, const Uhw__V1__Request *q)
 {
     frame_buf_reset(&c->scratch);
-    if (workdir_write_file(c->body_path, q->body.data, q->body.len) != 0) {
-        fprintf(stderr, "uhw coproc: body file %s: %s\n", c->body_path, strerror(errno));
+    if (workdir_file_put(&c->body, q->body.data, q->body.len) != 0) {
+        fprintf(stderr, "uhw coproc: body file %s: %s\n", c->body.path, strerror(errno));
         return -1;
     }
-    if (fields_request(&c->scratch, q, c->body_path, c->configure != NULL ? c->configure->configure : NULL) != 0 ||
-        workdir_write_file(c->request_path, frame_buf_bytes(&c->scratch), frame_buf_size(&c->scratch)) != 0) {
-        fprintf(stderr, "uhw coproc: request file %s: %s\n", c->request_path, strerror(errno));
+    if (fields_request(&c->scratch, q, c->body.path, c->configure != NULL ? c->configure->configure : NULL) != 0 ||
+        workdir_file_put(&c->request, frame_buf_bytes(&c->scratch), frame_buf_size(&c->scratch)) != 0) {
+        fprintf(stderr, "uhw coproc: request file %s: %s\n", c->request.path, strerror(errno));
         return -1;
     }
     if (c->configure != NULL) {
@@ -271,10 +272,9 @@ static int setup(coproc_t *c)
     c->max_frame = frame_max_from_env();
     if (workdir_open(&c->dir, "coproc") != 0)
         return -1;
-    c->request_path = workdir_path(&c->dir, "request");
-    c->body_path = workdir_path(&c->dir, "body");
     c->json_path = workdir_path(&c->dir, "json");
-    if (c->request_path == NULL || c->body_path == NULL || c->json_path == NULL)
+    if (workdir_file_init(&c->request, &c->dir, "request") != 0 || workdir_file_init(&c->body, &c->dir, "body") != 0 ||
+        c->json_path == NULL)
         return -1;
     frame_buf_t hello;
     frame_buf_init(&hello);
@@ -287,14 +287,13 @@ static int setup(coproc_t *c)
 
 static void teardown(coproc_t *c)
 {
-    const char *files[] = {c->request_path, c->body_path, c->json_path};
-    for (size_t i = 0; i < 3; ++i)
-        if (files[i] != NULL)
-            (void)unlink(files[i]); /* the body must not outlive the worker */
-    workdir_close(&c->dir);
-    free(c->request_path);
-    free(c->body_path);
+    /* The body must not outlive the worker, in uhw's directory or in ours. */
+    workdir_file_close(&c->request, 1);
+    workdir_file_close(&c->body, 1);
+    if (c->json_path != NULL)
+        (void)unlink(c->json_path);
     free(c->json_path);
+    workdir_close(&c->dir);
     free(c->cwd);
     if (c->configure != NULL)
         uhw__v1__to_worker__free_unpacked(c->configure, NULL);
@@ -315,7 +314,7 @@ int helper_coproc(const helper_io_t *io, int argc, char **argv)
     }
     if (i < argc)
         return helper_usage_error(verb, "unexpected argument '%s'", argv[i]);
-    coproc_t c = {0};
+    coproc_t c = {.request = {.fd = -1}, .body = {.fd = -1}};
     int ret = setup(&c) == 0 ? 0 : 1;
     while (ret == 0) {
         fields_cmd_t cmd;

@@ -106,6 +106,50 @@ int workdir_write_file(const char *path, const void *p, size_t n)
     return ret;
 }
 
+int workdir_file_init(workdir_file_t *f, const workdir_t *w, const char *name)
+{
+    f->fd = -1;
+    f->dev = f->ino = 0;
+    f->path = workdir_path(w, name);
+    return f->path != NULL ? 0 : -1;
+}
+
+int workdir_file_put(workdir_file_t *f, const void *p, size_t n)
+{
+    struct stat st;
+    int have = f->fd >= 0 && lstat(f->path, &st) == 0 && st.st_dev == f->dev && st.st_ino == f->ino;
+    if (!have) {
+        if (f->fd >= 0)
+            close(f->fd);
+        if ((f->fd = workdir_create_file(f->path)) < 0 || fstat(f->fd, &st) != 0)
+            return -1;
+        f->dev = st.st_dev;
+        f->ino = st.st_ino;
+    }
+    const uint8_t *s = p;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = pwrite(f->fd, s + done, n - done, (off_t)done);
+        if (k > 0)
+            done += (size_t)k;
+        else if (!(k < 0 && errno == EINTR))
+            return -1;
+    }
+    /* Shorter than before (or than what the script appended): cut the rest. */
+    return (off_t)n < st.st_size && ftruncate(f->fd, (off_t)n) != 0 ? -1 : 0;
+}
+
+void workdir_file_close(workdir_file_t *f, int remove)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    if (remove && f->path != NULL)
+        (void)unlink(f->path);
+    free(f->path);
+    f->path = NULL;
+    f->fd = -1;
+}
+
 void workdir_close(workdir_t *w)
 {
     if (w->path != NULL && w->created) {

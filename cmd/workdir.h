@@ -38,6 +38,26 @@ int workdir_create_file(const char *path);
 /* Replaces the content of `path` with n bytes, through workdir_create_file. 0, or -1 with errno. */
 int workdir_write_file(const char *path, const void *p, size_t n);
 
+/* A file of the directory rewritten for every request (the coprocess's request and body),
+ * kept open in between: a rewrite costs an lstat and a pwrite, where open, truncate and close
+ * would cost several times more (on ext4, closing a file just truncated to 0 forces its data
+ * to disk: auto_da_alloc). Reopened, checked as by workdir_create_file, when the script has
+ * moved, removed or replaced it (`mv "$UHW_BODY_FILE" upload` keeps that body intact). */
+typedef struct workdir_file {
+    char *path; /* malloc'd */
+    int fd;     /* -1 until the first write */
+    unsigned long long dev, ino;
+} workdir_file_t;
+
+/* DIR/name, not opened yet; 0 or -1 on ENOMEM. */
+int workdir_file_init(workdir_file_t *f, const workdir_t *w, const char *name);
+
+/* Makes the file's content exactly these n bytes; 0, or -1 with errno. */
+int workdir_file_put(workdir_file_t *f, const void *p, size_t n);
+
+/* Closes the file, removes it if `remove`, frees `f`. */
+void workdir_file_close(workdir_file_t *f, int remove);
+
 /* Removes the files directly in the directory and the directory itself if workdir_open
  * created it; then frees `w`. */
 void workdir_close(workdir_t *w);
