@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # uhw.sh — write a uhw worker in bash (4.4 or later): source this, then loop.
 #
 #     #!/bin/bash
@@ -109,6 +110,7 @@ uhw_recv() {
         if [[ $_uhw_n == H* ]]; then
             _UHW_HEADERS+=("$_uhw_n")
         else
+            # shellcheck disable=SC2163 # the variable named by $_uhw_n, indeed
             export "$_uhw_n"
         fi
     done
