@@ -58,3 +58,4 @@ $(FUZZ_B)/fuzz_%: test/fuzz/fuzz_%.c $$(addprefix $(FUZZ_B)/obj/,$$(FUZZ_DEPS_$$
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(addprefix $(FUZZ_B)/obj/,$(FUZZ_DEPS_$*)) $(FUZZ_LIBS)
 
 -include $(shell find $(FUZZ_B)/obj -name '*.d' 2>/dev/null)
+DEBS_TEST += clang libclang-rt-14-dev

@@ -40,3 +40,5 @@ install-sh: $(SH_BIN) $(SH_LIB)
 UNIT_DEPS_test_workdir := cmd/workdir.o
 UNIT_DEPS_test_reqvars := cmd/reqvars.o cmd/shquote.o proto/frame.o gen/uhw.pb-c.o
 UNIT_DEPS_test_json := $(SH_HELPER_OBJS)
+UNIT_DEPS_test_fields := cmd/fields.o cmd/reqvars.o proto/frame.o gen/uhw.pb-c.o
+UNIT_DEPS_test_coproc := $(SH_HELPER_OBJS)
