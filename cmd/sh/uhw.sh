@@ -40,6 +40,7 @@
 # is logged, and a request left without an answer when the script asks for the next one
 # gets 500 (a started stream is aborted). The functions work in the script's own shell,
 # not in subshells ($(...), pipelines, &): bash does not give those the coprocess's pipes.
+# So a worker answers one request at a time: for more at once, run more workers.
 
 if [[ -n ${_UHW_COPROC_PID-} ]]; then
     return 0 # sourced twice: one helper is enough
