@@ -111,7 +111,7 @@ $(B)/tests/fixtures/%: $(B)/obj/test/fixtures/%.o $(B)/obj/proto/frame.o $(B)/ob
 # another is half-written. List them here: UNIT_DEPS_test_NAME := objects under $(B)/obj.
 UNIT_DEPS_test_frame := proto/frame.o gen/uhw.pb-c.o
 UNIT_DEPS_test_config := supervisor/config.o
-UNIT_DEPS_test_helpers := cmd/helpers.o proto/frame.o proto/rules.o gen/uhw.pb-c.o
+# test_helpers and the other shell-worker tests: mk/sh.mk
 UNIT_DEPS_test_libuhw := workers/libuhw.o proto/frame.o proto/rules.o gen/uhw.pb-c.o
 UNIT_DEPS_test_policy := supervisor/policy.o
 UNIT_DEPS_test_timer := supervisor/timer.o

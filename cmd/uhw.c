@@ -396,6 +396,8 @@ static const verb_t verbs[] = {
     {"keepalive", cmd_keepalive, "[-i ID]", "Worker helper: resets the request's timeout."},
     {"cgi", cmd_cgi, CGI_USAGE_ARGS, CGI_USAGE_TEXT},
     {"replay", cmd_replay, REPLAY_USAGE_ARGS, REPLAY_USAGE_TEXT},
+    {"json", cmd_json, "[--] KEY=VALUE | KEY:=JSON ...", "Prints a JSON object, escaped (no jq needed)."},
+    {"coproc", cmd_coproc, "", "Worker helper: the helper process of uhw.sh (bash workers)."},
     {"version", cmd_version, "", "Prints the version."},
     {"help", cmd_help, "[COMMAND]", "Shows help for uhw or one command."},
 };

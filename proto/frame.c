@@ -4,10 +4,13 @@
 #include "frame.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define READ_STEP ((size_t)64 << 10) /* frame_read_fd's first read of a payload */
 
 const char *frame_status_str(frame_status_t st)
 {
@@ -46,7 +49,7 @@ void frame_buf_reset(frame_buf_t *b)
 
 uint8_t *frame_buf_reserve(frame_buf_t *b, size_t n)
 {
-    if (b->cap - b->len >= n)
+    if (b->cap - b->len >= n && b->data != NULL)
         return b->data + b->len;
     /* Compact first: consumed bytes at the front are free space. */
     if (b->off != 0) {
@@ -211,6 +214,19 @@ static ssize_t read_exact(int fd, uint8_t *p, size_t n)
     return (ssize_t)got;
 }
 
+size_t frame_max_from_env(void)
+{
+    const char *s = getenv("UHW_MAX_FRAME");
+    if (s == NULL || *s < '0' || *s > '9')
+        return FRAME_DEFAULT_MAX;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v == 0 || v > SIZE_MAX)
+        return FRAME_DEFAULT_MAX;
+    return (size_t)v;
+}
+
 frame_status_t frame_read_fd(int fd, frame_buf_t *b, size_t max_frame)
 {
     uint8_t hdr[FRAME_VARINT_MAX];
@@ -232,15 +248,24 @@ frame_status_t frame_read_fd(int fd, frame_buf_t *b, size_t max_frame)
     if (st != FRAME_OK)
         return st;
     msg_len = (size_t)len;
-    uint8_t *dst = frame_buf_reserve(b, msg_len != 0 ? msg_len : 1);
-    if (dst == NULL)
-        return FRAME_IO_ERROR;
-    ssize_t r = read_exact(fd, dst, msg_len);
-    if (r < 0)
-        return FRAME_IO_ERROR;
-    if ((size_t)r < msg_len)
-        return FRAME_TRUNCATED;
-    frame_buf_commit(b, msg_len);
+    /* Grow with what arrives (at most doubling what we hold), not with what the prefix
+     * announces: a bogus prefix must not reserve max_frame bytes up front. */
+    size_t got = 0;
+    while (got < msg_len) {
+        size_t want = msg_len - got, step = got < READ_STEP ? READ_STEP : got;
+        if (want > step)
+            want = step;
+        uint8_t *dst = frame_buf_reserve(b, want);
+        if (dst == NULL)
+            return FRAME_IO_ERROR;
+        ssize_t r = read_exact(fd, dst, want);
+        if (r < 0)
+            return FRAME_IO_ERROR;
+        frame_buf_commit(b, (size_t)r);
+        got += (size_t)r;
+        if ((size_t)r < want)
+            return FRAME_TRUNCATED;
+    }
     return FRAME_OK;
 }
 

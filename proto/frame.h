@@ -44,7 +44,8 @@ void frame_buf_free(frame_buf_t *b);
 /* Drops every byte; keeps the allocation. */
 void frame_buf_reset(frame_buf_t *b);
 static inline size_t frame_buf_size(const frame_buf_t *b) { return b->len - b->off; }
-static inline const uint8_t *frame_buf_bytes(const frame_buf_t *b) { return b->data + b->off; }
+/* The readable bytes; NULL while nothing was ever allocated (NULL + 0 is undefined in C). */
+static inline const uint8_t *frame_buf_bytes(const frame_buf_t *b) { return b->data != NULL ? b->data + b->off : NULL; }
 /* Returns room for at least `n` more bytes at the end (compacting or growing), or NULL on ENOMEM.
  * Write into it, then call frame_buf_commit with the number of bytes written. */
 uint8_t *frame_buf_reserve(frame_buf_t *b, size_t n);
@@ -80,9 +81,14 @@ int frame_append(frame_buf_t *b, const ProtobufCMessage *msg);
 
 /* Blocking I/O for workers and the shell helpers. */
 
+/* The largest frame a worker should accept: $UHW_MAX_FRAME (the pool's max_frame, which uhw
+ * puts in every worker's environment) when it is a positive decimal, else FRAME_DEFAULT_MAX. */
+size_t frame_max_from_env(void);
+
 /* Reads exactly one frame from `fd` into `b` (replacing its contents) and never a byte past it,
  * so another process can read the next frame from the same pipe. Returns FRAME_OK, FRAME_NEED_MORE
- * for a clean end of input before the first byte, or an error status. */
+ * for a clean end of input before the first byte, or an error status. Memory grows with the
+ * bytes that arrive, not with the length the prefix announces. */
 frame_status_t frame_read_fd(int fd, frame_buf_t *b, size_t max_frame);
 /* Writes `msg` as one frame to `fd`, retrying short writes and EINTR. 0, or -1 with errno. */
 int frame_write_fd(int fd, const ProtobufCMessage *msg);

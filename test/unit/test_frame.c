@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -266,6 +267,75 @@ static void test_read_fd_oversize(void **state)
     frame_buf_free(&rd);
 }
 
+/* A frame's announced length is not a reason to allocate it: a 1.5 GiB prefix followed by
+ * a few bytes and EOF must leave the buffer small (it grows as payload arrives). */
+static void test_read_fd_grows_as_bytes_arrive(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    uint8_t prefix[FRAME_VARINT_MAX];
+    size_t n = frame_varint_encode((uint64_t)3 << 29, prefix); /* 1.5 GiB */
+    assert_int_equal(frame_write_all(fds[1], prefix, n), 0);
+    assert_int_equal(frame_write_all(fds[1], "0123456789", 10), 0);
+    close(fds[1]);
+    frame_buf_t rd;
+    frame_buf_init(&rd);
+    assert_int_equal(frame_read_fd(fds[0], &rd, (size_t)1 << 31), FRAME_TRUNCATED);
+    assert_true(rd.cap <= ((size_t)1 << 20));
+    close(fds[0]);
+    /* A large frame still arrives whole, through a pipe that holds less than it. */
+    assert_int_equal(pipe(fds), 0);
+    frame_buf_t src;
+    frame_buf_init(&src);
+    append_response(&src, 9, 3 << 20);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        _exit(frame_write_all(fds[1], frame_buf_bytes(&src), frame_buf_size(&src)) == 0 ? 0 : 1);
+    }
+    close(fds[1]);
+    assert_int_equal(frame_read_fd(fds[0], &rd, FRAME_DEFAULT_MAX), FRAME_OK);
+    check_response(frame_buf_bytes(&rd), frame_buf_size(&rd), 9, 3 << 20);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(fds[0]);
+    frame_buf_free(&src);
+    frame_buf_free(&rd);
+}
+
+/* UHW_MAX_FRAME (the pool's max_frame, set by uhw) bounds what a worker-side reader accepts. */
+static void test_max_from_env(void **state)
+{
+    (void)state;
+    unsetenv("UHW_MAX_FRAME");
+    assert_int_equal(frame_max_from_env(), FRAME_DEFAULT_MAX);
+    setenv("UHW_MAX_FRAME", "4096", 1);
+    assert_int_equal(frame_max_from_env(), 4096);
+    static const char *const bad[] = {"", "0", "-1", "12abc", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+        setenv("UHW_MAX_FRAME", bad[i], 1);
+        assert_int_equal(frame_max_from_env(), FRAME_DEFAULT_MAX);
+    }
+    unsetenv("UHW_MAX_FRAME");
+}
+
+/* An empty buffer has no bytes, and asking for them is not undefined behaviour
+ * (clang's UBSan: "applying zero offset to null pointer"). */
+static void test_empty_buf_bytes(void **state)
+{
+    (void)state;
+    frame_buf_t b;
+    frame_buf_init(&b);
+    assert_int_equal(frame_buf_size(&b), 0);
+    assert_null(frame_buf_bytes(&b));
+    assert_int_equal(frame_buf_append(&b, "", 0), 0);
+    assert_null(frame_buf_bytes(&b));
+    frame_buf_free(&b);
+}
+
 /* Text written to stdout by mistake is recognised long before its bogus length arrives,
  * while every prefix of a real frame stays plausible. */
 static void test_plausible(void **state)
@@ -299,6 +369,9 @@ int main(void)
         cmocka_unit_test(test_read_fd),
         cmocka_unit_test(test_read_fd_oversize),
         cmocka_unit_test(test_plausible),
+        cmocka_unit_test(test_read_fd_grows_as_bytes_arrive),
+        cmocka_unit_test(test_max_from_env),
+        cmocka_unit_test(test_empty_buf_bytes),
     };
     return cmocka_run_group_tests_name("frame", tests, NULL, NULL);
 }

@@ -38,6 +38,8 @@ static int setup(void **state)
     snprintf(marker, sizeof(marker), "%s/pwned", tmpdir);
     unsetenv("UHW_REQUEST_ID");
     unsetenv("UHW_BODY_FILE");
+    unsetenv("UHW_WORKER_DIR");
+    unsetenv("TMPDIR");
     return 0;
 }
 
@@ -152,26 +154,6 @@ static int sh(const char *script)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-/* ---------------------------------------------------------------- quoting */
-
-static const char *const HOSTILE[] = {
-    "'",
-    "\"",
-    "$(touch MARKER)",
-    "`touch MARKER`",
-    "; touch MARKER",
-    "a\nb\n",
-    "\\",
-    "\\'",
-    "'$(touch MARKER)'",
-    "'\"'\"; touch MARKER #",
-    "${IFS}$HOME\\$",
-    "",
-    "\x80\xff\xfe bytes",
-    "' ; touch MARKER ; echo '",
-    "\r\n\t",
-};
-
 /* Replaces MARKER with the marker path (malloc'd). */
 static char *with_marker(const char *s)
 {
@@ -185,34 +167,6 @@ static char *with_marker(const char *s)
         strcat(out, m + 6);
     }
     return out;
-}
-
-static void test_quote_hostile(void **state)
-{
-    (void)state;
-    char out[256];
-    snprintf(out, sizeof(out), "%s/value", tmpdir);
-    for (size_t i = 0; i < sizeof(HOSTILE) / sizeof(HOSTILE[0]); ++i) {
-        char *v = with_marker(HOSTILE[i]);
-        char *q = helpers_sh_quote(v, strlen(v));
-        assert_non_null(q);
-        char *script;
-        assert_true(asprintf(&script, "x=%s; printf %%s \"$x\" > '%s'", q, out) > 0);
-        assert_int_equal(sh(script), 0);
-        size_t n;
-        char *got = read_file(out, &n);
-        assert_int_equal(n, strlen(v));
-        assert_memory_equal(got, v, n);
-        assert_int_equal(access(marker, F_OK), -1);
-        free(got);
-        free(script);
-        free(q);
-        free(v);
-    }
-    /* NUL bytes are dropped, not a truncation point. */
-    char *q = helpers_sh_quote("a\0b'c", 5);
-    assert_string_equal(q, "'ab'\\''c'");
-    free(q);
 }
 
 /* ---------------------------------------------------------------- recv */
@@ -306,6 +260,7 @@ static void test_recv_hostile_round_trip(void **state)
     add_header(h, hp, &nh, "accept-encoding", "gzip");
     add_header(h, hp, &nh, "proxy", "http://evil:8080"); /* httpoxy: never exported */
     add_header(h, hp, &nh, "weird.name$(x)", "w");
+    add_header(h, hp, &nh, "x-empty", ""); /* all values empty: an empty, never-allocated buffer */
     static const char body[] = "body with '$(touch MARKER)'\0and a NUL";
     frame_buf_t in;
     frame_buf_init(&in);
@@ -323,7 +278,7 @@ static void test_recv_hostile_round_trip(void **state)
                                        "CONTENT_TYPE",   "CONTENT_LENGTH", "REMOTE_ADDR", "REMOTE_PORT",
                                        "REQUEST_SCHEME", "SERVER_PROTOCOL", "UHW_TIMEOUT_MS", "UHW_BODY_FILE",
                                        "HTTP_X_EVIL",    "HTTP_ACCEPT_ENCODING", "HTTP_PROXY", "HTTP_STALE",
-                                       "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "HTTP_WEIRD_NAME__X_"};
+                                       "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "HTTP_WEIRD_NAME__X_", "HTTP_X_EMPTY"};
     eval_to_files(r.out, r.out_len, vars, sizeof(vars) / sizeof(vars[0]));
     unsetenv("HTTP_STALE");
     unsetenv("UHW_BODY_FILE");
@@ -345,7 +300,8 @@ static void test_recv_hostile_round_trip(void **state)
     snprintf(joined, sizeof(joined), "%s, %s", hv1, hv2);
     expect_var_str("HTTP_X_EVIL", joined);
     expect_var_str("HTTP_ACCEPT_ENCODING", "gzip");
-    expect_var_str("HTTP_WEIRD_NAME__X_", "w");
+    expect_var_str("HTTP_WEIRD_NAME__X_", NULL); /* not a name a shell variable can stand for */
+    expect_var_str("HTTP_X_EMPTY", "");
     expect_var_str("HTTP_PROXY", NULL);
     expect_var_str("HTTP_STALE", NULL);
     expect_var_str("HTTP_CONTENT_TYPE", NULL);
@@ -367,6 +323,64 @@ static void test_recv_hostile_round_trip(void **state)
     free(query);
     free(hv1);
     free(hv2);
+}
+
+/* Only [A-Za-z0-9-] names become variables: X_Forwarded_For or X.Forwarded.For would map
+ * to HTTP_X_FORWARDED_FOR too and let a client forge what a proxy sets (like nginx's
+ * underscores_in_headers off, they are dropped). */
+static void test_recv_header_names_cannot_collide(void **state)
+{
+    (void)state;
+    Uhw__V1__Header h[6], *hp[6];
+    size_t nh = 0;
+    add_header(h, hp, &nh, "X_Forwarded_For", "6.6.6.6");
+    add_header(h, hp, &nh, "X-Forwarded-For", "192.0.2.7");
+    add_header(h, hp, &nh, "x.forwarded.for", "6.6.6.7");
+    add_header(h, hp, &nh, "x-forwarded-for", "198.51.100.1"); /* the same header: joined */
+    add_header(h, hp, &nh, "X-Real_IP", "6.6.6.8");
+    add_header(h, hp, &nh, "", "empty name");
+    frame_buf_t in;
+    frame_buf_init(&in);
+    append_request(&in, 9, "/", "", hp, nh, "", 0);
+    char body_file[256];
+    snprintf(body_file, sizeof(body_file), "%s/body", tmpdir);
+    setenv("UHW_BODY_FILE", body_file, 1);
+    char *argv[] = {"recv", NULL};
+    run_t r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), NULL, 0);
+    unsetenv("UHW_BODY_FILE");
+    assert_int_equal(r.rc, 0);
+    static const char *const vars[] = {"HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_"};
+    eval_to_files(r.out, r.out_len, vars, 3);
+    expect_var_str("HTTP_X_FORWARDED_FOR", "192.0.2.7, 198.51.100.1");
+    expect_var_str("HTTP_X_REAL_IP", NULL);
+    expect_var_str("HTTP_", NULL);
+    assert_null(strstr((char *)r.out, "6.6.6"));
+    free(r.out);
+    frame_buf_free(&in);
+}
+
+/* A request whose header values are all empty (clang UBSan once saw NULL + 0 here). */
+static void test_recv_empty_header_values(void **state)
+{
+    (void)state;
+    Uhw__V1__Header h[1], *hp[1];
+    size_t nh = 0;
+    add_header(h, hp, &nh, "x-empty", "");
+    frame_buf_t in;
+    frame_buf_init(&in);
+    append_request(&in, 8, "/", "", hp, nh, "", 0);
+    char body_file[256];
+    snprintf(body_file, sizeof(body_file), "%s/body", tmpdir);
+    setenv("UHW_BODY_FILE", body_file, 1);
+    char *argv[] = {"recv", NULL};
+    run_t r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), NULL, 0);
+    unsetenv("UHW_BODY_FILE");
+    assert_int_equal(r.rc, 0);
+    static const char *const vars[] = {"HTTP_X_EMPTY"};
+    eval_to_files(r.out, r.out_len, vars, 1);
+    expect_var_str("HTTP_X_EMPTY", "");
+    free(r.out);
+    frame_buf_free(&in);
 }
 
 static void test_recv_reads_one_frame(void **state)
@@ -407,25 +421,153 @@ static void test_recv_reads_one_frame(void **state)
     free(r.out);
 }
 
+/* The value recv exported for NAME (unquoted: the tests use no quotes in paths); malloc'd or NULL. */
+static char *exported(const run_t *r, const char *name)
+{
+    char key[128];
+    snprintf(key, sizeof(key), "export %s='", name);
+    const char *p = strstr((const char *)r->out, key);
+    if (p == NULL)
+        return NULL;
+    p += strlen(key);
+    return strndup(p, strcspn(p, "'"));
+}
+
+/* Gives a file to another user (nobody) when we are root: the attacker of the tests below. */
+static int give_away(const char *path)
+{
+    return geteuid() == 0 && chown(path, 65534, 65534) == 0;
+}
+
+/* Without UHW_WORKER_DIR (a worker run outside uhw), the body goes to a new private
+ * directory: a file planted at the old predictable name ${TMPDIR}/uhw-body.<ppid>, readable
+ * by all, receives nothing. */
 static void test_recv_default_body_file(void **state)
 {
     (void)state;
+    char planted[256];
+    snprintf(planted, sizeof(planted), "%s/uhw-body.%ld", tmpdir, (long)getppid());
+    write_file(planted, "", 0);
+    assert_int_equal(chmod(planted, 0666), 0);
+    give_away(planted);
     frame_buf_t in;
     frame_buf_init(&in);
-    append_request(&in, 3, "/", "", NULL, 0, "hello", 5);
+    append_request(&in, 3, "/", "", NULL, 0, "password=hunter2", 16);
+    append_request(&in, 4, "/", "", NULL, 0, "second", 6);
     setenv("TMPDIR", tmpdir, 1);
     char *argv[] = {"recv", NULL};
-    run_t r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), NULL, 0);
-    unsetenv("TMPDIR");
+    int rest;
+    run_t r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), &rest, 0);
     assert_int_equal(r.rc, 0);
-    char expect[256], line[300];
-    snprintf(expect, sizeof(expect), "%s/uhw-body.%ld", tmpdir, (long)getppid());
-    snprintf(line, sizeof(line), "export UHW_BODY_FILE='%s'\n", expect);
-    assert_non_null(strstr((char *)r.out, line));
+    struct stat st;
+    assert_int_equal(stat(planted, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    char *body = exported(&r, "UHW_BODY_FILE"), *dir = exported(&r, "UHW_WORKER_DIR");
+    assert_non_null(body);
+    assert_non_null(dir);
+    assert_int_equal(strncmp(body, dir, strlen(dir)), 0);
+    assert_string_equal(body + strlen(dir), "/body");
+    assert_int_equal(lstat(dir, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_int_equal(st.st_uid, geteuid());
+    assert_int_equal(stat(body, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
     size_t n;
-    char *got = read_file(expect, &n);
-    assert_string_equal(got, "hello");
+    char *got = read_file(body, &n);
+    assert_string_equal(got, "password=hunter2");
     free(got);
+    free(r.out);
+
+    /* The next call (in the shell: after eval) reuses that directory. */
+    setenv("UHW_WORKER_DIR", dir, 1);
+    int saved0 = dup(0);
+    dup2(rest, 0);
+    close(rest);
+    r = run_verb(cmd_recv, argv, "", 0, NULL, 0);
+    (void)r;
+    free(r.out);
+    dup2(saved0, 0);
+    close(saved0);
+    unsetenv("UHW_WORKER_DIR");
+    unsetenv("TMPDIR");
+    free(body);
+    free(dir);
+    frame_buf_free(&in);
+}
+
+/* $UHW_WORKER_DIR (from uhw) holds the body; one that is not private is refused. */
+static void test_recv_worker_dir(void **state)
+{
+    (void)state;
+    char dir[256], link[256], body[300];
+    snprintf(dir, sizeof(dir), "%s/w", tmpdir);
+    snprintf(link, sizeof(link), "%s/link", tmpdir);
+    snprintf(body, sizeof(body), "%s/body", dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    frame_buf_t in;
+    frame_buf_init(&in);
+    append_request(&in, 5, "/", "", NULL, 0, "secret", 6);
+    char *argv[] = {"recv", NULL};
+    setenv("UHW_WORKER_DIR", dir, 1);
+    run_t r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), NULL, 0);
+    assert_int_equal(r.rc, 0);
+    char *got_body = exported(&r, "UHW_BODY_FILE");
+    assert_string_equal(got_body, body);
+    free(got_body);
+    assert_null(exported(&r, "UHW_WORKER_DIR")); /* uhw's: nothing to tell */
+    size_t n;
+    char *got = read_file(body, &n);
+    assert_string_equal(got, "secret");
+    free(got);
+    free(r.out);
+
+    /* Open to others, a symlink, someone else's: refused, nothing printed. */
+    assert_int_equal(chmod(dir, 0755), 0);
+    r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), NULL, 1);
+    assert_int_equal(r.rc, 1);
+    assert_int_equal(r.out_len, 0);
+    free(r.out);
+    assert_int_equal(chmod(dir, 0700), 0);
+    assert_int_equal(symlink(dir, link), 0);
+    setenv("UHW_WORKER_DIR", link, 1);
+    r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), NULL, 1);
+    assert_int_equal(r.rc, 1);
+    assert_int_equal(r.out_len, 0);
+    free(r.out);
+    if (give_away(dir)) {
+        setenv("UHW_WORKER_DIR", dir, 1);
+        r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), NULL, 1);
+        assert_int_equal(r.rc, 1);
+        assert_int_equal(r.out_len, 0);
+        free(r.out);
+    }
+    unsetenv("UHW_WORKER_DIR");
+    frame_buf_free(&in);
+}
+
+/* An explicit $UHW_BODY_FILE is written only if it is our own regular file (or new). */
+static void test_recv_body_file_not_ours(void **state)
+{
+    (void)state;
+    char planted[256];
+    snprintf(planted, sizeof(planted), "%s/planted", tmpdir);
+    write_file(planted, "", 0);
+    assert_int_equal(chmod(planted, 0666), 0);
+    if (!give_away(planted))
+        skip(); /* needs root to play the other user */
+    frame_buf_t in;
+    frame_buf_init(&in);
+    append_request(&in, 6, "/", "", NULL, 0, "secret", 6);
+    setenv("UHW_BODY_FILE", planted, 1);
+    char *argv[] = {"recv", NULL};
+    run_t r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), NULL, 1);
+    unsetenv("UHW_BODY_FILE");
+    assert_int_equal(r.rc, 1);
+    assert_int_equal(r.out_len, 0);
+    struct stat st;
+    assert_int_equal(stat(planted, &st), 0);
+    assert_int_equal(st.st_size, 0);
     free(r.out);
     frame_buf_free(&in);
 }
@@ -514,6 +656,33 @@ static void test_recv_eof_shutdown_garbage(void **state)
     r = run_verb(cmd_recv, bad, "", 0, NULL, 1);
     assert_int_equal(r.rc, 2);
     free(r.out);
+    frame_buf_free(&in);
+}
+
+/* A frame over $UHW_MAX_FRAME (the pool's max_frame) is refused from its prefix. */
+static void test_recv_max_frame(void **state)
+{
+    (void)state;
+    char body[200];
+    memset(body, 'b', sizeof(body));
+    frame_buf_t in;
+    frame_buf_init(&in);
+    append_request(&in, 1, "/", "", NULL, 0, body, sizeof(body));
+    char body_file[256];
+    snprintf(body_file, sizeof(body_file), "%s/body", tmpdir);
+    setenv("UHW_BODY_FILE", body_file, 1);
+    setenv("UHW_MAX_FRAME", "100", 1);
+    char *argv[] = {"recv", NULL};
+    run_t r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), NULL, 1);
+    assert_int_equal(r.rc, 1);
+    assert_int_equal(r.out_len, 0);
+    free(r.out);
+    setenv("UHW_MAX_FRAME", "4096", 1);
+    r = run_verb(cmd_recv, argv, frame_buf_bytes(&in), frame_buf_size(&in), NULL, 0);
+    assert_int_equal(r.rc, 0);
+    free(r.out);
+    unsetenv("UHW_MAX_FRAME");
+    unsetenv("UHW_BODY_FILE");
     frame_buf_free(&in);
 }
 
@@ -798,12 +967,16 @@ static void test_usage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_quote_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_hostile_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recv_empty_header_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recv_header_names_cannot_collide, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_reads_one_frame, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_default_body_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recv_worker_dir, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recv_body_file_not_ours, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_configure_cancel_then_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_eof_shutdown_garbage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recv_max_frame, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream, setup, teardown),

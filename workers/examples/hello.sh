@@ -1,10 +1,10 @@
-#!/bin/sh
-# hello.sh — a uhw worker in POSIX sh: every request gets 200 "hello\n" (text/plain).
-# The `uhw` helpers are found on PATH (the supervisor puts its own directory first).
-nl='
-'
-uhw ready -i hello.sh || exit 1
-while req=$(uhw recv); do          # not `eval "$(uhw recv)"`: that loops forever on EOF
-    eval "$req"
-    uhw reply -s 200 -t text/plain "hello$nl"
+#!/bin/bash
+# hello.sh — a uhw worker in bash: every request gets 200 "hello\n" (text/plain).
+# `. uhw.sh` (found on PATH: uhw puts its shell helpers first there) starts one helper
+# process for the life of the worker; uhw_recv and uhw_reply talk to it, so a request
+# starts no process at all. README.md, "In shell", shows more.
+. uhw.sh
+uhw_ready -i hello.sh
+while uhw_recv; do
+    uhw_reply -t text/plain $'hello\n'
 done
