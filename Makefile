@@ -103,7 +103,7 @@ $(B)/workers/%: $(B)/obj/workers/examples/%.o $(B)/libuhw.a
 # Each unit test links only the modules it tests, so one module can be tested while
 # another is half-written. List them here: UNIT_DEPS_test_NAME := objects under $(B)/obj.
 UNIT_DEPS_test_frame := proto/frame.o gen/uhw.pb-c.o
-UNIT_DEPS_test_config := supervisor/config.o
+UNIT_DEPS_test_config := $(patsubst %.c,%.o,$(wildcard supervisor/config*.c))
 UNIT_DEPS_test_helpers := cmd/helpers.o proto/frame.o proto/rules.o gen/uhw.pb-c.o
 UNIT_DEPS_test_libuhw := workers/libuhw.o proto/frame.o proto/rules.o gen/uhw.pb-c.o
 UNIT_DEPS_test_policy := supervisor/policy.o

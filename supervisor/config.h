@@ -1,10 +1,10 @@
 /*
  * config.h — pools.yaml as plain structs (DESIGN.md §5).
  *
- * config.c is the only file that includes yaml.h: it turns the YAML document
- * into the structs below, with every default filled in and every relative
- * path made absolute (relative to the YAML file's directory). Runtime code
- * reads these structs and never sees YAML.
+ * The config*.c files turn the YAML document into the structs below, with
+ * every default filled in and every relative path made absolute (relative to
+ * the YAML file's directory); config_internal.h says which file does what.
+ * Runtime code reads these structs and never sees YAML.
  *
  * Errors are collected, not returned one at a time: a load reports every
  * problem it finds as "FILE:LINE:COL: message" (1-based line and column), so

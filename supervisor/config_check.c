@@ -1,0 +1,152 @@
+/*
+ * config_check.c — what can only be checked on this machine, after the file has been read:
+ * commands (found on PATH and executable, as the workers will look them up), directories,
+ * TLS files, users. Errors point at where the value was written.
+ */
+#include "config_internal.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin" /* when the process has no PATH at all */
+
+/* 0 if `path` can be exec'd, else ENOENT, EISDIR, EACCES or another errno. */
+static int program_status(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return errno == ENOTDIR ? ENOENT : errno;
+    if (S_ISDIR(st.st_mode))
+        return EISDIR;
+    if (access(path, X_OK) != 0)
+        return EACCES;
+    return 0;
+}
+
+/* Looks `name` up as execvp will in the worker: `self_dir` first, then each PATH entry
+ * (empty and relative entries are relative to the worker's cwd). Like execvp, a file
+ * found but not executable is reported over "not found". */
+static int search_program(const char *name, const char *self_dir, const char *path, const char *cwd)
+{
+    int status = ENOENT;
+    char *dirs = self_dir != NULL ? cfg_xasprintf("%s:%s", self_dir, path) : cfg_xstrdup(path);
+    char *rest = dirs;
+    for (;;) {
+        char *dir = strsep(&rest, ":");
+        if (dir == NULL)
+            break;
+        char *base = dir[0] == '/' ? cfg_xstrdup(dir) : cfg_path_resolve(cwd, *dir ? dir : ".");
+        char *candidate = cfg_xasprintf("%s/%s", base, name);
+        int st = program_status(candidate);
+        free(base);
+        free(candidate);
+        if (st == 0) {
+            status = 0;
+            break;
+        }
+        if (status == ENOENT)
+            status = st;
+    }
+    free(dirs);
+    return status;
+}
+
+/* The PATH the worker will search: the pool's env PATH, else ours (clear_env keeps it). */
+static const char *pool_path(const cfg_pool_t *p)
+{
+    for (size_t i = p->env.len; i-- > 0;)
+        if (strcmp(p->env.items[i].key, "PATH") == 0)
+            return p->env.items[i].value;
+    const char *path = getenv("PATH");
+    return path != NULL ? path : DEFAULT_PATH;
+}
+
+static void check_command(const uhw_config_t *cfg, const cfg_pool_t *p, const char *self_dir, cfg_errors_t *errs)
+{
+    if (p->argv == NULL || p->argv[0] == NULL)
+        return;
+    const char *prog = p->argv[0];
+    int st;
+    if (p->shell || strchr(prog, '/') != NULL)
+        st = program_status(prog);
+    else
+        st = search_program(prog, self_dir, pool_path(p), p->cwd);
+    if (st == 0)
+        return;
+    const char *shown = p->shell || p->command_text == NULL ? prog : p->command_text;
+    const char *why = p->shell ? " (a string command runs with /bin/sh -c)" : "";
+    if (st == ENOENT)
+        cfg_errors_add(errs, cfg->path, p->command_pos, "pool '%s': command '%s' not found%s", p->name, shown, why);
+    else if (st == EISDIR)
+        cfg_errors_add(errs, cfg->path, p->command_pos, "pool '%s': command '%s' is a directory%s", p->name, shown, why);
+    else if (st == EACCES)
+        cfg_errors_add(errs, cfg->path, p->command_pos, "pool '%s': command '%s' is not executable%s", p->name, shown,
+                       why);
+    else
+        cfg_errors_add(errs, cfg->path, p->command_pos, "pool '%s': command '%s': %s", p->name, shown, strerror(st));
+}
+
+static void check_dir(const uhw_config_t *cfg, cfg_pos_t pos, const char *what, const char *dir, cfg_errors_t *errs)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        cfg_errors_add(errs, cfg->path, pos, "%s '%s' %s", what, dir,
+                       errno == ENOENT ? "does not exist" : strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        cfg_errors_add(errs, cfg->path, pos, "%s '%s' is not a directory", what, dir);
+}
+
+static void check_readable(const uhw_config_t *cfg, const cfg_listen_t *l, const char *what, const char *file,
+                           cfg_errors_t *errs)
+{
+    if (file != NULL && access(file, R_OK) != 0)
+        cfg_errors_add(errs, cfg->path, l->pos, "listen '%s': TLS %s '%s' is not readable: %s", l->text, what, file,
+                       strerror(errno));
+}
+
+/* As root, a pool must name the user its workers run as (PHP-FPM's rule: root is never
+ * assumed); any named user must exist. */
+static void check_user(const uhw_config_t *cfg, const cfg_pool_t *p, cfg_errors_t *errs)
+{
+    if (p->user == NULL) {
+        if (geteuid() == 0)
+            cfg_errors_add(errs, cfg->path, p->pos,
+                           "pool '%s': uhw runs as root, so the pool must say which user its workers run as: "
+                           "add `user: www-data` (any unprivileged account), or `user: root` to run them as root",
+                           p->name);
+        return;
+    }
+    errno = 0;
+    if (getpwnam(p->user) == NULL)
+        cfg_errors_add(errs, cfg->path, p->pos, "pool '%s': user '%s' does not exist%s%s", p->name, p->user,
+                       errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+}
+
+size_t config_check_runtime(const uhw_config_t *cfg, const char *self_dir, cfg_errors_t *errs)
+{
+    size_t before = errs->len;
+    for (size_t i = 0; i < cfg->npools; ++i) {
+        const cfg_pool_t *p = &cfg->pools[i];
+        char what[96];
+        check_command(cfg, p, self_dir, errs);
+        check_user(cfg, p, errs);
+        snprintf(what, sizeof(what), "pool '%s': cwd", p->name);
+        check_dir(cfg, p->cwd_pos, what, p->cwd, errs);
+    }
+    for (size_t i = 0; i < cfg->nstatics; ++i) {
+        char what[300];
+        snprintf(what, sizeof(what), "static '%.200s': directory", cfg->statics[i].prefix);
+        check_dir(cfg, cfg->statics[i].pos, what, cfg->statics[i].dir, errs);
+    }
+    for (size_t i = 0; i < cfg->nlisten; ++i) {
+        check_readable(cfg, &cfg->listen[i], "certificate", cfg->listen[i].tls_cert, errs);
+        check_readable(cfg, &cfg->listen[i], "key", cfg->listen[i].tls_key, errs);
+    }
+    return errs->len - before;
+}
+
