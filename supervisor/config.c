@@ -879,8 +879,7 @@ static char *read_config_file(const char *path, size_t *len, cfg_errors_t *errs)
     return text != NULL ? text : cfg_xstrdup("");
 }
 
-/* Parses `text` as the file `name` (whose directory relative paths are relative to). */
-static uhw_config_t *load_text(const char *name, const char *text, size_t len, cfg_errors_t *errs)
+uhw_config_t *config_load_buffer(const char *name, const char *text, size_t len, cfg_errors_t *errs)
 {
     size_t before = errs->len;
     char *dir = cfg_dir_of(name);
@@ -905,7 +904,7 @@ uhw_config_t *config_load(const char *path, cfg_errors_t *errs)
     char *text = read_config_file(path, &len, errs);
     if (text == NULL)
         return NULL;
-    uhw_config_t *cfg = load_text(path, text, len, errs);
+    uhw_config_t *cfg = config_load_buffer(path, text, len, errs);
     free(text);
     return cfg;
 }

@@ -140,6 +140,9 @@ void cfg_errors_add(cfg_errors_t *errs, const char *file, cfg_pos_t pos, const c
 /* Reads and validates `path`. Returns the config, or NULL with every problem in `errs`
  * (a file that cannot be opened is one error, "FILE: cannot open: reason"). */
 uhw_config_t *config_load(const char *path, cfg_errors_t *errs);
+/* The same for `len` bytes of YAML (no NUL needed) read from the file `name`: `name` prefixes
+ * the messages and its directory is what relative paths are relative to, so it must exist. */
+uhw_config_t *config_load_buffer(const char *name, const char *text, size_t len, cfg_errors_t *errs);
 void config_free(uhw_config_t *cfg);
 
 /* Checks what can only be checked on this machine: each pool's command exists and is

@@ -467,15 +467,31 @@ void cfg_read_mapping(cfg_walk_t *w, const cfg_node_t *m, const cfg_field_t *fie
 
 /* ------------------------------------------------------------------ the document */
 
+/* Line and column (in characters, as libyaml counts them) of byte `offset` of `text`. */
+static cfg_pos_t pos_of_offset(const char *text, size_t len, size_t offset)
+{
+    cfg_pos_t pos = {1, 1};
+    for (size_t i = 0; i < offset && i < len; ++i) {
+        if (text[i] == '\n') {
+            pos.line++;
+            pos.col = 1;
+        } else if (((unsigned char)text[i] & 0xC0) != 0x80) { /* not a UTF-8 continuation byte */
+            pos.col++;
+        }
+    }
+    return pos;
+}
+
 /* libyaml stops at the first syntax error; nothing after it can be trusted. */
-static void syntax_error(const char *file, const yaml_parser_t *parser, cfg_errors_t *errs)
+static void syntax_error(const char *file, const char *text, size_t len, const yaml_parser_t *parser,
+                         cfg_errors_t *errs)
 {
     const char *problem = parser->problem ? parser->problem : "cannot parse";
     if (parser->error == YAML_MEMORY_ERROR)
         abort();
-    if (parser->error == YAML_READER_ERROR) {
-        cfg_pos_t pos = {(int)parser->mark.line + 1, (int)parser->mark.column + 1};
-        cfg_errors_add(errs, file, pos, "cannot read the file: %s at byte %zu", problem, parser->problem_offset);
+    if (parser->error == YAML_READER_ERROR) { /* the reader runs ahead of the parser: its mark is not there yet */
+        cfg_errors_add(errs, file, pos_of_offset(text, len, parser->problem_offset),
+                       "cannot read the file: %s at byte %zu", problem, parser->problem_offset);
         return;
     }
     cfg_pos_t pos = {(int)parser->problem_mark.line + 1, (int)parser->problem_mark.column + 1};
@@ -495,7 +511,7 @@ void cfg_walk_text(cfg_walk_t *w, const char *text, size_t len, void (*read_root
         abort();
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        syntax_error(w->file, &parser, w->errs);
+        syntax_error(w->file, text, len, &parser, w->errs);
         yaml_parser_delete(&parser);
         return;
     }
@@ -504,7 +520,7 @@ void cfg_walk_text(cfg_walk_t *w, const char *text, size_t len, void (*read_root
     w->doc = NULL;
     yaml_document_delete(&doc);
     if (!yaml_parser_load(&parser, &doc)) {
-        syntax_error(w->file, &parser, w->errs);
+        syntax_error(w->file, text, len, &parser, w->errs);
     } else {
         yaml_node_t *root = yaml_document_get_root_node(&doc);
         if (root != NULL)

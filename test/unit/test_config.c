@@ -530,6 +530,47 @@ static void test_path_resolution(void **state)
     free(path);
 }
 
+/* Text in memory: only `len` bytes count, `name` prefixes messages and anchors relative paths. */
+static void test_load_buffer(void **state)
+{
+    scratch_t *s = *state;
+    static const char text[] = "pools:\n  - {name: a, command: [./w]}\nmax_pending: 0\n";
+    char *name, *dir = realpath(s->dir, NULL);
+    assert_true(asprintf(&name, "%s/in-memory.yaml", s->dir) > 0);
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    uhw_config_t *cfg = config_load_buffer(name, text, strlen(text) - strlen("max_pending: 0\n"), &errs);
+    print_errors(&errs);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->path, name);
+    assert_path(cfg->pools[0].argv[0], dir, "/w");
+    assert_int_equal(cfg->max_pending, 1000);
+    config_free(cfg);
+
+    assert_null(config_load_buffer(name, text, strlen(text), &errs));
+    assert_int_equal(errs.len, 1);
+    assert_error(&errs, name, "3:14: max_pending must be at least 1, got 0");
+    cfg_errors_free(&errs);
+
+    /* A NUL inside the text is the YAML reader's business, not the end of the text. */
+    static const char nul[] = "pools:\n  - {name: a, command: x}\n\0\n";
+    assert_null(config_load_buffer(name, nul, sizeof(nul) - 1, &errs));
+    assert_int_equal(errs.len, 1);
+    assert_error(&errs, name, "3:1: cannot read the file: control characters are not allowed*");
+    cfg_errors_free(&errs);
+    static const char utf8[] = "pools:\n  - {name: \xc3\xa9\xff}\n"; /* é then a byte that starts nothing */
+    assert_null(config_load_buffer(name, utf8, sizeof(utf8) - 1, &errs));
+    assert_int_equal(errs.len, 1);
+    assert_error(&errs, name, "2:13: cannot read the file: invalid leading UTF-8 octet at byte 20");
+    cfg_errors_free(&errs);
+
+    assert_null(config_load_buffer("/no-such-dir/x.yaml", text, 10, &errs));
+    assert_string_equal(errs.items[0], "/no-such-dir/x.yaml: cannot resolve its directory: No such file or directory");
+    cfg_errors_free(&errs);
+    free(name);
+    free(dir);
+}
+
 /* ------------------------------------------------------------------ mistakes */
 
 static void test_three_errors(void **state)
@@ -911,6 +952,7 @@ int main(void)
         cmocka_unit_test(test_minimal_defaults),
         cmocka_unit_test_setup_teardown(test_nulls_and_partial_maps, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_path_resolution, setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_load_buffer, setup_scratch, teardown_scratch),
         cmocka_unit_test(test_three_errors),
         cmocka_unit_test(test_did_you_mean),
         cmocka_unit_test(test_duplicate_pool_names),
