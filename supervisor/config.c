@@ -106,6 +106,7 @@ void config_free(uhw_config_t *cfg)
     free(cfg->victims.log);
     free_strs(&cfg->victims.redact_headers);
     free_argv(cfg->victims.command);
+    free(cfg->victims.user);
     for (size_t i = 0; i < cfg->npools; ++i)
         free_pool(&cfg->pools[i]);
     free(cfg->pools);
@@ -432,7 +433,15 @@ static void read_victims_command(cfg_walk_t *w, void *obj, cfg_node_t *v, const 
         return;
     free_argv(vi->command);
     vi->command = cmd.argv;
+    vi->command_shell = cmd.shell;
     free(cmd.text);
+}
+
+static void read_victims_user(cfg_walk_t *w, void *obj, cfg_node_t *v, const char *label)
+{
+    cfg_victims_t *vi = obj;
+    if (cfg_read_string(w, v, label, 1, &vi->user) == 0)
+        vi->user_pos = cfg_node_pos(v);
 }
 
 static const cfg_field_t victims_fields[] = {
@@ -440,6 +449,7 @@ static const cfg_field_t victims_fields[] = {
     FIELD(cfg_victims_t, "max_body", F_SIZE, max_body, 0, UINT64_MAX),
     FUNC("redact_headers", read_redact_headers),
     FUNC("command", read_victims_command),
+    FUNC("user", read_victims_user),
 };
 
 static void read_victims(cfg_walk_t *w, void *obj, cfg_node_t *v, const char *label)
@@ -643,6 +653,7 @@ static const cfg_field_t pool_fields[] = {
     FIELD(cfg_pool_t, "max_restarts", F_UINT, max_restarts, 0, 1000000),
     FIELD(cfg_pool_t, "restart_window", F_DURATION, restart_window_ms, 1, DURATION_MAX_MS),
     NULLABLE(cfg_pool_t, "degraded_retry", F_DURATION, degraded_retry_ms, 1, DURATION_MAX_MS),
+    NULLABLE(cfg_pool_t, "slow_log", F_DURATION, slow_log_ms, 1, DURATION_MAX_MS),
     FUNC("backoff", read_backoff),
     FIELD(cfg_pool_t, "max_requests", F_U64, max_requests, 0, UINT64_MAX),
     FIELD(cfg_pool_t, "max_requests_jitter", F_U64, max_requests_jitter, 0, UINT64_MAX),

@@ -84,6 +84,7 @@ typedef struct cfg_pool {
     unsigned max_restarts;   /* default 10; 0 = never degrade */
     uint64_t restart_window_ms;  /* default 5m */
     uint64_t degraded_retry_ms;  /* 0 = null (no automatic probe), the default */
+    uint64_t slow_log_ms;    /* log a request still running after this long, once; 0 = null (off), the default */
     cfg_backoff_t backoff;
     uint64_t max_requests;   /* 0 = never recycle */
     uint64_t max_requests_jitter;
@@ -106,6 +107,10 @@ typedef struct cfg_victims {
     uint64_t max_body;       /* default 64KiB */
     cfg_strs_t redact_headers; /* lower-cased; default [authorization, cookie] */
     char **command;          /* NULL, or NULL-terminated argv (a string becomes /bin/sh -c STRING) */
+    int command_shell;       /* 1 when command was a string */
+    char *user;              /* command runs as this user when uhw runs as root; NULL: as the user of the
+                              * pool whose worker died */
+    cfg_pos_t user_pos;      /* where user was written, for `uhw check` errors */
 } cfg_victims_t;
 
 typedef struct uhw_config {

@@ -53,6 +53,7 @@ unsigned config_pool_diff(const cfg_pool_t *a, const cfg_pool_t *b)
     if (!routes_eq(a, b) || a->timeout_ms != b->timeout_ms || a->stuck_timeout_ms != b->stuck_timeout_ms ||
         a->ready_timeout_ms != b->ready_timeout_ms || a->max_restarts != b->max_restarts ||
         a->restart_window_ms != b->restart_window_ms || a->degraded_retry_ms != b->degraded_retry_ms ||
+        a->slow_log_ms != b->slow_log_ms ||
         memcmp(&a->backoff, &b->backoff, sizeof(a->backoff)) != 0 || a->max_requests != b->max_requests ||
         a->max_requests_jitter != b->max_requests_jitter || a->max_rss != b->max_rss ||
         a->queue_limit != b->queue_limit || a->max_frame != b->max_frame ||

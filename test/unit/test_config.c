@@ -283,12 +283,16 @@ static void check_full_top(const uhw_config_t *cfg, const char *dir)
     assert_string_equal(cfg->victims.command[1], "-c");
     assert_string_equal(cfg->victims.command[2], "logger -t uhw-victim");
     assert_null(cfg->victims.command[3]);
+    assert_int_equal(cfg->victims.command_shell, 1);
+    assert_string_equal(cfg->victims.user, "nobody");
+    assert_int_equal(cfg->victims.user_pos.line, 24);
+    assert_int_equal(cfg->victims.user_pos.col, 9);
 }
 
 static void check_full_api(const cfg_pool_t *p, const char *dir)
 {
     assert_string_equal(p->name, "api");
-    assert_int_equal(p->pos.line, 25);
+    assert_int_equal(p->pos.line, 26);
     assert_int_equal(p->pos.col, 5);
     assert_int_equal(p->argc, 3);
     assert_path(p->argv[0], dir, "/workers/hello");
@@ -297,7 +301,7 @@ static void check_full_api(const cfg_pool_t *p, const char *dir)
     assert_null(p->argv[3]);
     assert_int_equal(p->shell, 0);
     assert_string_equal(p->command_text, "./workers/hello");
-    assert_int_equal(p->command_pos.line, 26);
+    assert_int_equal(p->command_pos.line, 27);
     assert_int_equal(p->command_pos.col, 14);
     assert_int_equal(p->workers, 8);
 
@@ -319,6 +323,7 @@ static void check_full_api(const cfg_pool_t *p, const char *dir)
     assert_int_equal(p->max_restarts, 0);
     assert_int_equal(p->restart_window_ms, 3600000);
     assert_int_equal(p->degraded_retry_ms, 60000);
+    assert_int_equal(p->slow_log_ms, 5000);
     assert_int_equal(p->backoff.initial_ms, 50);
     assert_int_equal(p->backoff.max_ms, 10000);
     assert_true(p->backoff.multiplier == 1.5);
@@ -331,7 +336,7 @@ static void check_full_api(const cfg_pool_t *p, const char *dir)
     assert_int_equal(p->graceful_timeout_ms, 20000);
     assert_int_equal(p->kill_timeout_ms, 1000);
     assert_path(p->cwd, dir, "/data");
-    assert_int_equal(p->cwd_pos.line, 44);
+    assert_int_equal(p->cwd_pos.line, 46);
 
     assert_int_equal(p->env.len, 3);
     assert_string_equal(p->env.items[0].key, "GREETING");
@@ -416,6 +421,8 @@ static void test_minimal_defaults(void **state)
     assert_string_equal(cfg->victims.redact_headers.items[0], "authorization");
     assert_string_equal(cfg->victims.redact_headers.items[1], "cookie");
     assert_null(cfg->victims.command);
+    assert_int_equal(cfg->victims.command_shell, 0);
+    assert_null(cfg->victims.user);
 
     assert_int_equal(cfg->npools, 1);
     const cfg_pool_t *p = &cfg->pools[0];
@@ -432,6 +439,7 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(p->max_restarts, 10);
     assert_int_equal(p->restart_window_ms, 300000);
     assert_int_equal(p->degraded_retry_ms, 0);
+    assert_int_equal(p->slow_log_ms, 0);
     assert_int_equal(p->backoff.initial_ms, 100);
     assert_int_equal(p->backoff.max_ms, 30000);
     assert_true(p->backoff.multiplier == 2.0);
@@ -462,12 +470,13 @@ static void test_nulls_and_partial_maps(void **state)
     uhw_config_t *cfg = expect_ok(s->dir,
                                   "access_log: \"-\"\n"
                                   "health: ~\n"
-                                  "victims: {log: null, command: }\n"
+                                  "victims: {log: null, command: , user: ~}\n"
                                   "listen: \"[::1]:0\"\n"
                                   "pools:\n"
                                   "  - name: a\n"
                                   "    command: [/bin/true]\n"
                                   "    degraded_retry: null\n"
+                                  "    slow_log: null\n"
                                   "    user:\n"
                                   "    backoff: {max: 1m}\n"
                                   "    workers: \"2\"\n",
@@ -480,6 +489,8 @@ static void test_nulls_and_partial_maps(void **state)
     assert_string_equal(cfg->listen[0].host, "::1");
     assert_int_equal(cfg->listen[0].port, 0);
     assert_int_equal(cfg->pools[0].degraded_retry_ms, 0);
+    assert_int_equal(cfg->pools[0].slow_log_ms, 0);
+    assert_null(cfg->victims.user);
     assert_null(cfg->pools[0].user);
     assert_int_equal(cfg->pools[0].backoff.max_ms, 60000);
     assert_int_equal(cfg->pools[0].backoff.initial_ms, 100);
@@ -519,6 +530,7 @@ static void test_path_resolution(void **state)
     assert_path(cfg->victims.command[0], dir, "/bin/report");
     assert_string_equal(cfg->victims.command[1], "--json");
     assert_null(cfg->victims.command[2]);
+    assert_int_equal(cfg->victims.command_shell, 0);
     assert_path(cfg->pools[0].argv[0], parent, "/w/worker.sh");
     assert_string_equal(cfg->pools[0].command_text, "../w/worker.sh");
     assert_string_equal(cfg->pools[0].cwd, dir);
@@ -772,6 +784,15 @@ static void test_value_mistakes(void **state)
     expect_errors(d, POOL "timeout: 1000h\n", 1, "4:14: pool 'a': timeout must be between*");
     expect_errors(d, POOL "restart_window: 0ms\n", 1, "4:21: pool 'a': restart_window must be greater than 0*");
     expect_errors(d, POOL "degraded_retry: 0s\n", 1, "4:21: pool 'a': degraded_retry must be greater than 0 (null*");
+    expect_errors(d, POOL "slow_log: 0s\n", 1, "4:15: pool 'a': slow_log must be greater than 0 (null turns it off)*");
+    expect_errors(d, POOL "slow_log: 5\n", 1, "4:15: pool 'a': slow_log must be a duration, got '5': duration needs*");
+    expect_errors(d, POOL "slow_log: 31d\n", 1, "4:15: pool 'a': slow_log must be a duration such as 30s*");
+    expect_errors(d, POOL "slowlog: 5s\n", 1, "4:5: unknown key 'slowlog' in pool 'a' (did you mean 'slow_log'?)");
+    expect_errors(d, "victims: {user: ''}\n" POOL "workers: 1\n", 1, "1:17: victims.user must not be empty");
+    expect_errors(d, "victims: {user: [a]}\n" POOL "workers: 1\n", 1,
+                  "1:17: victims.user must be a string or null, got a list");
+    expect_errors(d, "victims: {usr: a}\n" POOL "workers: 1\n", 1,
+                  "1:11: unknown key 'usr' in victims (did you mean 'user'?)");
     expect_errors(d, POOL "backoff: {multiplier: 0.5}\n", 1,
                   "4:27: pool 'a': backoff.multiplier must be a number from 1 to 100, got '0.5'");
     expect_errors(d, POOL "backoff: {multiplier: 101}\n", 1, "4:27: pool 'a': backoff.multiplier must be*");
@@ -842,6 +863,46 @@ static void test_errors_free_everything(void **state)
                   "  - name: b\n    command: x y\n"
                   "  - name: c\n    command: z\n    workers: 0\n",
                   2, "17:5: pool 'c' has no routes, but pool 'b' (at 15:5)*");
+}
+
+/* ------------------------------------------------------------------ reload diff */
+
+/* config_pool_diff of pool 'a' written with keys `before`, then with keys `after` (command
+ * [/bin/true] unless they say otherwise). */
+static unsigned diff_of(const char *dir, const char *before, const char *after)
+{
+    char *yaml, *path;
+    uhw_config_t *cfg[2];
+    const char *keys[2] = {before, after};
+    for (int i = 0; i < 2; ++i) {
+        const char *command = strstr(keys[i], "command:") == NULL ? "    command: [/bin/true]\n" : "";
+        assert_true(asprintf(&yaml, "pools:\n  - name: a\n%s%s", command, keys[i]) > 0);
+        cfg[i] = expect_ok(dir, yaml, &path);
+        free(yaml);
+        free(path);
+    }
+    unsigned d = config_pool_diff(&cfg[0]->pools[0], &cfg[1]->pools[0]);
+    config_free(cfg[0]);
+    config_free(cfg[1]);
+    return d;
+}
+
+static void test_pool_diff(void **state)
+{
+    const char *d = ((scratch_t *)*state)->dir;
+    assert_int_equal(diff_of(d, "    timeout: 5s\n", "    timeout: 5000ms\n"), 0);
+    assert_int_equal(diff_of(d, "", "    command: [/bin/false]\n"), CFG_DIFF_PROCESS);
+    assert_int_equal(diff_of(d, "", "    env: {A: 1}\n"), CFG_DIFF_PROCESS);
+    assert_int_equal(diff_of(d, "", "    user: nobody\n"), CFG_DIFF_PROCESS);
+    assert_int_equal(diff_of(d, "", "    concurrency: 2\n"), CFG_DIFF_PROCESS);
+    assert_int_equal(diff_of(d, "", "    workers: 2\n"), CFG_DIFF_SLOTS);
+    assert_int_equal(diff_of(d, "", "    settings: {k: v}\n"), CFG_DIFF_SETTINGS);
+    assert_int_equal(diff_of(d, "", "    slow_log: 5s\n"), CFG_DIFF_LIVE);
+    assert_int_equal(diff_of(d, "    slow_log: 5s\n", "    slow_log: 6s\n"), CFG_DIFF_LIVE);
+    assert_int_equal(diff_of(d, "", "    routes: [/x]\n"), CFG_DIFF_LIVE);
+    assert_int_equal(diff_of(d, "", "    backoff: {multiplier: 3}\n"), CFG_DIFF_LIVE);
+    assert_int_equal(diff_of(d, "    workers: 1\n", "    workers: 2\n    settings: {k: v}\n    timeout: 1s\n"),
+                     CFG_DIFF_SLOTS | CFG_DIFF_SETTINGS | CFG_DIFF_LIVE);
 }
 
 /* ------------------------------------------------------------------ runtime checks */
@@ -967,6 +1028,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_value_mistakes, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_route_mistakes, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_errors_free_everything, setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_pool_diff, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_runtime_check, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_runtime_user, setup_scratch, teardown_scratch),
     };
