@@ -2,7 +2,7 @@
  * uhw.c — the command line: a table of verbs.
  *
  *   uhw serve [CONFIG]           run in the foreground
- *   uhw check [CONFIG]           validate
+ *   uhw check [--dump] [CONFIG]  validate; --dump prints the effective configuration
  *   uhw status|reload|stop ...   talk to a running server over its control socket
  *   uhw ready|recv|reply|...     helpers that make a shell script a worker
  */
@@ -119,25 +119,53 @@ static int cmd_serve(int argc, char **argv)
     return rc;
 }
 
+/* Prints the configuration with every default filled in, as YAML that `uhw check` accepts. */
+static int print_dump(const uhw_config_t *cfg)
+{
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    char *text = config_dump(cfg, &errs);
+    for (size_t i = 0; i < errs.len; ++i)
+        fprintf(stderr, "%s\n", errs.items[i]);
+    cfg_errors_free(&errs);
+    if (text == NULL)
+        return EXIT_USAGE;
+    fputs(text, stdout);
+    free(text);
+    return EXIT_OK;
+}
+
 static int cmd_check(int argc, char **argv)
 {
+    static const struct option opts[] = {{"dump", no_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};
+    int dump = 0, c;
     if (wants_help(argc, argv)) {
         print_verb_usage(stdout, find_verb("check"));
         return EXIT_OK;
     }
-    if (argc > 2)
-        return usage_error("check", "too many arguments (expected one CONFIG): '%s'", argv[2]);
-    if (argc == 2 && argv[1][0] == '-')
-        return usage_error("check", "unknown option '%s'", argv[1]);
-    const char *path = argc == 2 ? argv[1] : DEFAULT_CONFIG;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        if (c != 'd')
+            return usage_error("check", "unknown option or missing argument: '%s'", argv[optind - 1]);
+        dump = 1;
+    }
+    if (argc - optind > 1)
+        return usage_error("check", "too many arguments (expected one CONFIG): '%s'", argv[optind + 1]);
+    const char *path = optind < argc ? argv[optind] : DEFAULT_CONFIG;
     uhw_config_t *cfg = load_config(path, 1);
     if (cfg == NULL)
         return EXIT_USAGE;
-    unsigned workers = config_total_workers(cfg);
-    printf("%s: ok (%zu pool%s, %u worker%s)\n", path, cfg->npools, cfg->npools == 1 ? "" : "s", workers,
-           workers == 1 ? "" : "s");
+    int rc = EXIT_OK;
+    if (dump) {
+        rc = print_dump(cfg);
+    } else {
+        unsigned workers = config_total_workers(cfg);
+        printf("%s: ok (%zu pool%s, %u worker%s)\n", path, cfg->npools, cfg->npools == 1 ? "" : "s", workers,
+               workers == 1 ? "" : "s");
+    }
     config_free(cfg);
-    return EXIT_OK;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- control verbs */
@@ -373,9 +401,11 @@ static const verb_t verbs[] = {
      "Runs the server in the foreground with CONFIG (default pools.yaml); logs go to stderr.\n"
      "Exit: 0 stopped, 1 runtime error (e.g. port in use), 2 bad config, 3 a worker failed at start-up.\n"
      "Signals: TERM/INT graceful stop (a second INT stops at once), HUP reload."},
-    {"check", cmd_check, "[CONFIG]",
+    {"check", cmd_check, "[--dump] [CONFIG]",
      "Validates CONFIG and the pools' commands; prints 'CONFIG: ok (N pools, M workers)' or every error\n"
-     "as FILE:LINE:COL: message. Exit 0 or 2."},
+     "as FILE:LINE:COL: message. Exit 0 or 2.\n"
+     "--dump  print the effective configuration instead, every default filled in, as YAML that\n"
+     "        uhw check accepts (paths absolute, durations and sizes in their units)."},
     {"status", cmd_status, "[CONFIG | -s SOCKET] [--compact] [--pool NAME]",
      "Prints the running server's status as JSON (pretty; --compact for one line; --pool for one pool).\n"
      "Exit 4 when no server answers on the control socket."},

@@ -168,6 +168,11 @@ enum {
 /* Returns a mask of CFG_DIFF_* (0 when the pools are the same). */
 unsigned config_pool_diff(const cfg_pool_t *a, const cfg_pool_t *b);
 
+/* The configuration as YAML that config_load reads back to the same configuration: every key,
+ * defaults included, durations and sizes in their unit syntax (30s, 16MiB), paths absolute.
+ * Returns a string to free, or NULL with the reason in `errs` (a path that is not UTF-8). */
+char *config_dump(const uhw_config_t *cfg, cfg_errors_t *errs);
+
 /* Total worker count over all pools. */
 unsigned config_total_workers(const uhw_config_t *cfg);
 

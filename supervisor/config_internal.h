@@ -8,8 +8,10 @@
  *   config.c        the sections of pools.yaml (top level, listen, static, victims, pools)
  *   config_check.c  checks against this machine (commands, dirs, TLS files, users)
  *   config_diff.c   what differs between two versions of a pool, for reload
+ *   config_dump.c   the effective configuration as YAML (`uhw check --dump`)
  *
- * Only config_yaml.c includes yaml.h; here a YAML node is opaque.
+ * Only config_yaml.c (reading) and config_dump.c (writing) include yaml.h; here a YAML
+ * node is opaque.
  * Out of memory aborts everywhere: a half-read config is of no use to anyone.
  */
 #ifndef UHW_CONFIG_INTERNAL_H
@@ -59,6 +61,8 @@ int cfg_normalize_host(const char *h, int allow_ipv6, char out[INET6_ADDRSTRLEN]
 const char *cfg_fmt_duration(uint64_t ms, char buf[32]);
 const char *cfg_fmt_size(uint64_t n, char buf[32]);
 const char *cfg_fmt_plain(uint64_t n, char buf[32]);
+/* The shortest decimal (no exponent) that strtod reads back as `x`, for backoff.multiplier. */
+const char *cfg_fmt_number(double x, char buf[32]);
 
 /* `p` made absolute against `dir` and cleaned lexically ("." and empty components dropped,
  * ".." removes the one before, no trailing '/'): operators read "./public/" as DIR/public. */

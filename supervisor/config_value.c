@@ -210,6 +210,17 @@ const char *cfg_fmt_plain(uint64_t n, char buf[32])
     return buf;
 }
 
+const char *cfg_fmt_number(double x, char buf[32])
+{
+    for (int precision = 1; precision <= 17; ++precision) { /* 17 significant digits always round-trip */
+        snprintf(buf, 32, "%.*g", precision, x);
+        if (strchr(buf, 'e') == NULL && strtod(buf, NULL) == x)
+            return buf;
+    }
+    snprintf(buf, 32, "%.17g", x);
+    return buf;
+}
+
 /* ------------------------------------------------------------------ listen addresses */
 
 /* Fills `why` and returns -1, for the parsers below. */

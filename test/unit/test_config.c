@@ -905,6 +905,254 @@ static void test_pool_diff(void **state)
                      CFG_DIFF_SLOTS | CFG_DIFF_SETTINGS | CFG_DIFF_LIVE);
 }
 
+/* ------------------------------------------------------------------ dump */
+
+static void assert_same_str(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        assert_true(a == b);
+    else
+        assert_string_equal(a, b);
+}
+
+static void assert_same_argv(char *const *a, char *const *b)
+{
+    if (a == NULL || b == NULL) {
+        assert_true(a == b);
+        return;
+    }
+    for (; *a != NULL && *b != NULL; ++a, ++b)
+        assert_string_equal(*a, *b);
+    assert_true(*a == NULL && *b == NULL);
+}
+
+static void assert_same_kvs(const cfg_kvs_t *a, const cfg_kvs_t *b)
+{
+    assert_int_equal(a->len, b->len);
+    for (size_t i = 0; i < a->len; ++i) {
+        assert_string_equal(a->items[i].key, b->items[i].key);
+        assert_string_equal(a->items[i].value, b->items[i].value);
+    }
+}
+
+/* Every value two configs hold (not where they were written, nor their spelling). */
+static void assert_same_config(const uhw_config_t *a, const uhw_config_t *b)
+{
+    assert_int_equal(a->nlisten, b->nlisten);
+    for (size_t i = 0; i < a->nlisten; ++i) {
+        assert_string_equal(a->listen[i].host, b->listen[i].host);
+        assert_int_equal(a->listen[i].port, b->listen[i].port);
+        assert_same_str(a->listen[i].tls_cert, b->listen[i].tls_cert);
+        assert_same_str(a->listen[i].tls_key, b->listen[i].tls_key);
+    }
+    assert_string_equal(a->control, b->control);
+    assert_int_equal(a->max_pending, b->max_pending);
+    assert_int_equal(a->max_body, b->max_body);
+    assert_int_equal(a->shutdown_timeout_ms, b->shutdown_timeout_ms);
+    assert_same_str(a->health, b->health);
+    assert_same_str(a->access_log, b->access_log);
+    assert_int_equal(a->nstatics, b->nstatics);
+    for (size_t i = 0; i < a->nstatics; ++i) {
+        assert_string_equal(a->statics[i].prefix, b->statics[i].prefix);
+        assert_string_equal(a->statics[i].dir, b->statics[i].dir);
+    }
+    assert_same_str(a->victims.log, b->victims.log);
+    assert_int_equal(a->victims.max_body, b->victims.max_body);
+    assert_int_equal(a->victims.redact_headers.len, b->victims.redact_headers.len);
+    for (size_t i = 0; i < a->victims.redact_headers.len; ++i)
+        assert_string_equal(a->victims.redact_headers.items[i], b->victims.redact_headers.items[i]);
+    assert_same_argv(a->victims.command, b->victims.command);
+    assert_int_equal(a->victims.command_shell, b->victims.command_shell);
+    assert_same_str(a->victims.user, b->victims.user);
+    assert_int_equal(a->npools, b->npools);
+    for (size_t i = 0; i < a->npools; ++i) {
+        const cfg_pool_t *p = &a->pools[i], *q = &b->pools[i];
+        assert_string_equal(p->name, q->name);
+        assert_same_argv(p->argv, q->argv);
+        assert_int_equal(p->argc, q->argc);
+        assert_int_equal(p->shell, q->shell);
+        assert_int_equal(p->workers, q->workers);
+        assert_int_equal(p->nroutes, q->nroutes);
+        for (size_t j = 0; j < p->nroutes; ++j) {
+            assert_string_equal(p->routes[j].text, q->routes[j].text);
+            assert_string_equal(p->routes[j].path, q->routes[j].path);
+            assert_int_equal(p->routes[j].prefix, q->routes[j].prefix);
+        }
+        assert_same_kvs(&p->env, &q->env);
+        assert_same_kvs(&p->settings, &q->settings);
+        assert_same_str(p->user, q->user);
+        assert_string_equal(p->cwd, q->cwd);
+        assert_int_equal(config_pool_diff(p, q), 0); /* every other value of the pool */
+        assert_int_equal(p->slow_log_ms, q->slow_log_ms);
+        assert_true(p->backoff.multiplier == q->backoff.multiplier);
+    }
+}
+
+/* Dumps `cfg`, loads the dump back as DIR/dump.yaml and checks it is the same configuration,
+ * dumped the same. Returns the dump (caller frees). */
+static char *dump_round_trip(const uhw_config_t *cfg, const char *dir)
+{
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    char *text = config_dump(cfg, &errs);
+    print_errors(&errs);
+    assert_non_null(text);
+    char *name;
+    assert_true(asprintf(&name, "%s/dump.yaml", dir) > 0);
+    uhw_config_t *again = config_load_buffer(name, text, strlen(text), &errs);
+    if (again == NULL) {
+        print_message("the dump does not load:\n%s\n", text);
+        print_errors(&errs);
+        fail();
+    }
+    assert_same_config(cfg, again);
+    char *text2 = config_dump(again, &errs);
+    assert_non_null(text2);
+    assert_string_equal(text, text2);
+    free(text2);
+    config_free(again);
+    cfg_errors_free(&errs);
+    free(name);
+    return text;
+}
+
+/* The dump of a fixture is test/fixtures/config/NAME.dump.yaml, with @DIR@ for the fixtures' directory. */
+static void check_dump_fixture(const char *name)
+{
+    char *yaml, *expected_file, *dir = abs_fixture_dir();
+    assert_true(asprintf(&yaml, FIXTURES "%s.yaml", name) > 0);
+    assert_true(asprintf(&expected_file, FIXTURES "%s.dump.yaml", name) > 0);
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    uhw_config_t *cfg = config_load(yaml, &errs);
+    print_errors(&errs);
+    assert_non_null(cfg);
+    char *text = dump_round_trip(cfg, "/tmp");
+
+    FILE *f = fopen(expected_file, "r");
+    assert_non_null(f);
+    char line[4096], *expected = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&expected, &len);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *at = strstr(line, "@DIR@");
+        if (at != NULL)
+            fprintf(out, "%.*s%s%s", (int)(at - line), line, dir, at + 5);
+        else
+            fputs(line, out);
+    }
+    fclose(f);
+    fclose(out);
+    assert_string_equal(text, expected);
+    free(expected);
+    free(text);
+    config_free(cfg);
+    cfg_errors_free(&errs);
+    free(yaml);
+    free(expected_file);
+    free(dir);
+}
+
+static void test_dump_full(void **state)
+{
+    (void)state;
+    check_dump_fixture("full");
+}
+
+static void test_dump_minimal(void **state)
+{
+    (void)state;
+    check_dump_fixture("minimal");
+}
+
+/* Strings that YAML would read as something else, or cannot write plain, survive a dump. */
+static void test_dump_strings(void **state)
+{
+    scratch_t *s = *state;
+    char *path;
+    uhw_config_t *cfg = expect_ok(s->dir,
+                                  "health: '/a: b # c'\n"
+                                  "access_log: \"-\"\n"
+                                  "static: {\"/x y/\": \"./d'ir\\\"\", \"/[a]/\": '{b}'}\n"
+                                  "victims: {command: [\"it's\", \"a \\\"b\\\"\", \"- x\"], user: \"null\","
+                                  " redact_headers: ['x-a: b', '&anchor', '*alias']}\n"
+                                  "pools:\n"
+                                  "  - name: a\n"
+                                  "    command: \"printf '%s\\\\n' \\\"$X\\\"\\n  # and a second line\\n\"\n"
+                                  "    routes: ['/a b', '/é/**', '/:x', '/[x]']\n"
+                                  "    user: '~'\n"
+                                  "    env:\n"
+                                  "      NULL_WORD: 'null'\n"
+                                  "      TILDE: '~'\n"
+                                  "      EMPTY: ''\n"
+                                  "      SPACES: '  both ends  '\n"
+                                  "      NEWLINES: \"a\\nb\\n\\nc\\n\"\n"
+                                  "      TAB: \"a\\tb\"\n"
+                                  "      CTRL: \"\\x01\\x7f\\u0085\\u2028\\ufeff\"\n"
+                                  "      UNICODE: \"é 日本 \\U0001F600\"\n"
+                                  "      QUOTES: \"'\\\"'\"\n"
+                                  "      COLON: 'a: b'\n"
+                                  "      HASH: '# not a comment'\n"
+                                  "      BOOLISH: 'yes'\n"
+                                  "      NUMBER: '0x1F'\n"
+                                  "      FLOW: '[a, {b: c}]'\n"
+                                  "      TAGGED: '!!str x'\n"
+                                  "      PERCENT: '%YAML 1.1'\n"
+                                  "      DOC: '---'\n"
+                                  "      BACKSLASH: 'C:\\dir\\'\n"
+                                  "    settings: {' ': x, '~': 'null', 'k: v': '', 'multi\\nline': \"\\n\"}\n"
+                                  "  - name: b\n"
+                                  "    command: [/bin/true, '', ' ', '\"']\n"
+                                  "    routes: [/b]\n"
+                                  "    backoff: {multiplier: 1.0000000000000002}\n"
+                                  "  - name: c\n"
+                                  "    command: [/bin/true]\n"
+                                  "    routes: [/c]\n"
+                                  "    backoff: {multiplier: 99.99}\n",
+                                  &path);
+    /* the loader read what was meant */
+    assert_string_equal(cfg->health, "/a: b # c");
+    assert_string_equal(cfg->victims.user, "null");
+    assert_string_equal(cfg->pools[0].user, "~");
+    assert_string_equal(cfg->pools[0].argv[2], "printf '%s\\n' \"$X\"\n  # and a second line\n");
+    assert_string_equal(cfg->pools[0].env.items[4].value, "a\nb\n\nc\n");
+    assert_string_equal(cfg->pools[0].env.items[6].value, "\x01\x7f\xc2\x85\xe2\x80\xa8\xef\xbb\xbf");
+    assert_string_equal(cfg->pools[0].env.items[7].value, "é 日本 \xf0\x9f\x98\x80");
+    assert_string_equal(cfg->pools[0].settings.items[0].key, " ");
+    assert_string_equal(cfg->pools[0].settings.items[1].key, "~");
+    assert_string_equal(cfg->pools[1].argv[1], "");
+    assert_true(cfg->pools[1].backoff.multiplier > 1.0);
+    char *text = dump_round_trip(cfg, s->dir);
+    assert_non_null(strstr(text, "user: \"null\"")); /* quoted: plain null would read as null */
+    /* Unicode is written as is, not escaped (libyaml 0.2.5 escapes only what is beyond U+FFFF). */
+    assert_non_null(strstr(text, "UNICODE: \"é 日本 \\U0001F600\""));
+    assert_non_null(strstr(text, "multiplier: 1.0000000000000002,")); /* the shortest exact spelling */
+    assert_non_null(strstr(text, "multiplier: 99.99,"));
+    free(text);
+    config_free(cfg);
+    free(path);
+}
+
+/* A configuration that cannot be written as YAML (a directory whose name is not UTF-8) is an
+ * error, not a broken dump. */
+static void test_dump_not_utf8(void **state)
+{
+    scratch_t *s = *state;
+    char *dir, *path;
+    assert_true(asprintf(&dir, "%s/bad-\xff", s->dir) > 0);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    uhw_config_t *cfg = expect_ok(dir, "pools:\n  - {name: a, command: [/bin/true]}\n", &path);
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    assert_null(config_dump(cfg, &errs));
+    assert_int_equal(errs.len, 1);
+    assert_error(&errs, path, " cannot dump the configuration: *UTF-8*");
+    cfg_errors_free(&errs);
+    config_free(cfg);
+    free(path);
+    free(dir);
+}
+
 /* ------------------------------------------------------------------ runtime checks */
 
 static void test_runtime_check(void **state)
@@ -1029,6 +1277,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_route_mistakes, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_errors_free_everything, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_pool_diff, setup_scratch, teardown_scratch),
+        cmocka_unit_test(test_dump_full),
+        cmocka_unit_test(test_dump_minimal),
+        cmocka_unit_test_setup_teardown(test_dump_strings, setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_dump_not_utf8, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_runtime_check, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_runtime_user, setup_scratch, teardown_scratch),
     };

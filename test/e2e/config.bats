@@ -1,0 +1,100 @@
+#!/usr/bin/env bats
+# The configuration as the CLI sees it: `uhw check --dump`, `--listen`, and the `control`
+# path rules, with the real build/uhw.
+
+load helpers
+
+dump_config() {
+    write_config pools <<'EOF'
+listen: [127.0.0.1:0]
+control: uhw.sock
+victims: {command: "cat >/dev/null"}
+pools:
+  - name: hello
+    command: [@BUILD@/workers/hello]
+    workers: 1
+    env:
+      QUOTES: "it's \"quoted\""
+      COLON: "a: b # c"
+      NEWLINE: "line 1\nline 2"
+      UNICODE: "é 日本"
+      NULLISH: "null"
+    settings: {mode: "~"}
+  - name: sh
+    command: exec @BUILD@/workers/hello
+    routes: [/sh/**]
+    workers: 1
+    max_body: 1
+EOF
+}
+
+@test "uhw check --dump: every default filled in, as YAML that uhw check accepts and dumps the same" {
+    cfg=$(dump_config)
+    sed -i '/max_body: 1$/d' "$cfg"
+    run "$UHW" check --dump "$cfg"
+    assert_success
+    dump=$output
+    refute_line --partial ": ok ("
+    assert_line "control: $BATS_TEST_TMPDIR/uhw.sock"
+    assert_line "max_body: 10MiB"
+    assert_line "shutdown_timeout: 10s"
+    assert_line "  log: $BATS_TEST_TMPDIR/victims.jsonl"
+    assert_line "  command: cat >/dev/null"
+    assert_line "  command: [$UHW_BUILD/workers/hello]"
+    assert_line "  command: exec $UHW_BUILD/workers/hello"
+    assert_line "  stuck_timeout: 1m"
+    assert_line "  max_frame: 16MiB"
+    assert_line "  slow_log: null"
+    assert_line "  cwd: $BATS_TEST_TMPDIR"
+    assert_line '    NULLISH: "null"'
+    # the dump is a configuration uhw accepts, and dumps to itself
+    printf '%s\n' "$dump" >"$BATS_TEST_TMPDIR/dump.yaml"
+    run "$UHW" check "$BATS_TEST_TMPDIR/dump.yaml"
+    assert_success
+    assert_output "$BATS_TEST_TMPDIR/dump.yaml: ok (2 pools, 2 workers)"
+    run "$UHW" check --dump "$BATS_TEST_TMPDIR/dump.yaml"
+    assert_success
+    assert_equal "$output" "$dump"
+}
+
+@test "uhw check --dump: the dump serves, and values with quotes, colons, newlines, unicode reach the worker" {
+    cfg=$(write_config pools <<'EOF'
+listen: [127.0.0.1:0]
+control: uhw.sock
+pools:
+  - name: env
+    command: 'printf "%s|" "$QUOTES" "$COLON" "$NEWLINE" "$UNICODE" "$NULLISH" >"$OUT"; exec @BUILD@/workers/hello'
+    workers: 1
+    env:
+      OUT: "@TMP@/env.out"
+      QUOTES: "it's \"quoted\""
+      COLON: "a: b # c"
+      NEWLINE: "line 1\nline 2"
+      UNICODE: "é 日本"
+      NULLISH: "null"
+EOF
+)
+    mkdir "$BATS_TEST_TMPDIR/elsewhere"
+    "$UHW" check --dump "$cfg" >"$BATS_TEST_TMPDIR/elsewhere/dump.yaml"
+    uhw_start "$BATS_TEST_TMPDIR/elsewhere/dump.yaml"
+    run hc "$URL/"
+    assert_output "hello"
+    assert_equal "$SOCK" "$BATS_TEST_TMPDIR/uhw.sock" # paths in the dump are absolute
+    uhw_stop
+    assert_equal "$UHW_RC" 0
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/env.out")" "it's \"quoted\"|a: b # c|line 1
+line 2|é 日本|null|"
+    assert_no_workers
+}
+
+@test "uhw check --dump of a broken file: the errors on stderr, nothing on stdout, exit 2" {
+    cfg=$(dump_config) # max_body is not a pool key
+    "$UHW" check --dump "$cfg" >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" && rc=0 || rc=$?
+    assert_equal "$rc" 2
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" ""
+    run cat "$BATS_TEST_TMPDIR/err"
+    assert_line --regexp "pools.yaml:[0-9]+:5: unknown key 'max_body' in pool 'sh'"
+    run "$UHW" check --dmp "$cfg"
+    assert_failure 2
+    assert_output --partial "unknown option or missing argument: '--dmp'"
+}
