@@ -83,6 +83,7 @@ static void free_pool(cfg_pool_t *p)
     free(p->cwd);
     free_kvs(&p->env);
     free(p->user);
+    cfg_identity_free(p->run_as);
     free_kvs(&p->settings);
 }
 
@@ -107,6 +108,7 @@ void config_free(uhw_config_t *cfg)
     free_strs(&cfg->victims.redact_headers);
     free_argv(cfg->victims.command);
     free(cfg->victims.user);
+    cfg_identity_free(cfg->victims.run_as);
     for (size_t i = 0; i < cfg->npools; ++i)
         free_pool(&cfg->pools[i]);
     free(cfg->pools);

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Position of a value in the YAML file (1-based), kept for errors found after loading. */
 typedef struct cfg_pos {
@@ -57,6 +58,17 @@ typedef struct cfg_static {
     cfg_pos_t pos; /* where the directory was written, for `uhw check` errors */
 } cfg_static_t;
 
+/* A user looked up when the config was checked (config_check_runtime, and only when uhw runs
+ * as root), so that nothing reads /etc/passwd or /etc/group on the event loop. */
+typedef struct cfg_identity {
+    uid_t uid;
+    gid_t gid;               /* primary group */
+    gid_t *groups;           /* for setgroups: every group of the user (getgrouplist), the primary included */
+    size_t ngroups;
+    char *name;              /* USER and LOGNAME of the processes started as this user */
+    char *home;              /* their HOME */
+} cfg_identity_t;
+
 typedef struct cfg_backoff {
     uint64_t initial_ms;     /* default 100ms */
     uint64_t max_ms;         /* default 30s */
@@ -98,6 +110,8 @@ typedef struct cfg_pool {
     cfg_kvs_t env;           /* extra environment, in file order */
     int clear_env;           /* keep only PATH, HOME, LANG, TZ from the parent */
     char *user;              /* NULL = don't change user */
+    cfg_identity_t *run_as;  /* `user` resolved by config_check_runtime when uhw runs as root: switch to it
+                              * before exec; NULL: workers run as uhw's own user */
     cfg_kvs_t settings;      /* sent to workers as Configure */
     cfg_pos_t pos;           /* the pool's mapping in the file */
 } cfg_pool_t;
@@ -111,6 +125,7 @@ typedef struct cfg_victims {
     char *user;              /* command runs as this user when uhw runs as root; NULL: as the user of the
                               * pool whose worker died */
     cfg_pos_t user_pos;      /* where user was written, for `uhw check` errors */
+    cfg_identity_t *run_as;  /* `user` resolved as for pools; NULL: use run_as of the pool whose worker died */
 } cfg_victims_t;
 
 typedef struct uhw_config {
@@ -152,15 +167,16 @@ void config_free(uhw_config_t *cfg);
 
 /* Checks what can only be checked on this machine: each pool's command exists and is
  * executable (searched on PATH with `self_dir` first, as the workers will see it), each
- * pool's cwd is a directory, static dirs exist, TLS files are readable, each `user` exists,
- * and — when uhw runs as root — every pool says which user its workers run as (`user: root`
- * included: root is never assumed). Appends errors; returns how many it added.
+ * pool's cwd is a directory, static dirs exist, TLS files are readable, each `user` (and
+ * victims.user) exists, and — when uhw runs as root — every pool says which user its workers
+ * run as (`user: root` included: root is never assumed). As root it also stores each user's
+ * identity in run_as (freed by config_free). Appends errors; returns how many it added.
  * `self_dir` is the directory of the running uhw, or NULL. */
-size_t config_check_runtime(const uhw_config_t *cfg, const char *self_dir, cfg_errors_t *errs);
+size_t config_check_runtime(uhw_config_t *cfg, const char *self_dir, cfg_errors_t *errs);
 
 /* What differs between two versions of a pool, as far as a reload is concerned. */
 enum {
-    CFG_DIFF_PROCESS = 1,  /* command, env, cwd, user, concurrency: workers must be replaced */
+    CFG_DIFF_PROCESS = 1,  /* command, env, cwd, user (or its identity), concurrency: workers must be replaced */
     CFG_DIFF_SLOTS = 2,    /* the number of workers */
     CFG_DIFF_SETTINGS = 4, /* only sent to workers (Configure) */
     CFG_DIFF_LIVE = 8,     /* routes, timeouts, limits, backoff...: read by the supervisor as it goes */

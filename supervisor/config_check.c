@@ -2,10 +2,15 @@
  * config_check.c — what can only be checked on this machine, after the file has been read:
  * commands (found on PATH and executable, as the workers will look them up), directories,
  * TLS files, users. Errors point at where the value was written.
+ *
+ * Users are resolved here (uid, gid, groups, home), when the configuration is validated,
+ * because getpwnam and getgrouplist may block (NSS, LDAP): the event loop that applies a
+ * reloaded configuration must not call them.
  */
 #include "config_internal.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,35 +114,93 @@ static void check_readable(const uhw_config_t *cfg, const cfg_listen_t *l, const
                        strerror(errno));
 }
 
-/* As root, a pool must name the user its workers run as (PHP-FPM's rule: root is never
- * assumed); any named user must exist. */
-static void check_user(const uhw_config_t *cfg, const cfg_pool_t *p, cfg_errors_t *errs)
+/* ------------------------------------------------------------------ users */
+
+void cfg_identity_free(cfg_identity_t *id)
 {
-    if (p->user == NULL) {
-        if (geteuid() == 0)
-            cfg_errors_add(errs, cfg->path, p->pos,
-                           "pool '%s': uhw runs as root, so the pool must say which user its workers run as: "
-                           "add `user: www-data` (any unprivileged account), or `user: root` to run them as root",
-                           p->name);
+    if (id == NULL)
         return;
-    }
-    errno = 0;
-    if (getpwnam(p->user) == NULL)
-        cfg_errors_add(errs, cfg->path, p->pos, "pool '%s': user '%s' does not exist%s%s", p->name, p->user,
-                       errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+    free(id->groups);
+    free(id->name);
+    free(id->home);
+    free(id);
 }
 
-size_t config_check_runtime(const uhw_config_t *cfg, const char *self_dir, cfg_errors_t *errs)
+/* Looks `user` up: NULL with errno (0: there is no such user) when it cannot. */
+static cfg_identity_t *identity_of(const char *user)
+{
+    errno = 0;
+    struct passwd *pw = getpwnam(user);
+    if (pw == NULL)
+        return NULL;
+    cfg_identity_t *id = cfg_xcalloc(1, sizeof(*id));
+    id->uid = pw->pw_uid;
+    id->gid = pw->pw_gid;
+    id->name = cfg_xstrdup(pw->pw_name);
+    id->home = cfg_xstrdup(pw->pw_dir);
+    int n = 16;
+    for (;;) {
+        id->groups = realloc(id->groups, (size_t)n * sizeof(*id->groups));
+        if (id->groups == NULL)
+            abort();
+        int want = n;
+        if (getgrouplist(user, pw->pw_gid, id->groups, &want) >= 0) {
+            n = want;
+            break;
+        }
+        n = want > n ? want : n * 2; /* glibc says how many; others may not */
+    }
+    id->ngroups = (size_t)n;
+    return id;
+}
+
+/* Checks that `user` exists; as root, resolves it into *run_as (replacing what was there). */
+static void resolve_user(const uhw_config_t *cfg, cfg_pos_t pos, const char *what, const char *user,
+                         cfg_identity_t **run_as, cfg_errors_t *errs)
+{
+    cfg_identity_free(*run_as);
+    *run_as = NULL;
+    if (user == NULL)
+        return;
+    cfg_identity_t *id = identity_of(user);
+    if (id == NULL) {
+        int e = errno;
+        cfg_errors_add(errs, cfg->path, pos, "%s: user '%s' does not exist%s%s", what, user, e != 0 ? ": " : "",
+                       e != 0 ? strerror(e) : "");
+        return;
+    }
+    if (geteuid() == 0)
+        *run_as = id;
+    else
+        cfg_identity_free(id); /* not root: workers simply run as the current user */
+}
+
+/* As root, a pool must name the user its workers run as (PHP-FPM's rule: root is never
+ * assumed); any named user must exist. */
+static void check_pool_user(const uhw_config_t *cfg, cfg_pool_t *p, cfg_errors_t *errs)
+{
+    char what[96];
+    snprintf(what, sizeof(what), "pool '%s'", p->name);
+    if (p->user == NULL && geteuid() == 0)
+        cfg_errors_add(errs, cfg->path, p->pos,
+                       "pool '%s': uhw runs as root, so the pool must say which user its workers run as: "
+                       "add `user: www-data` (any unprivileged account), or `user: root` to run them as root",
+                       p->name);
+    resolve_user(cfg, p->pos, what, p->user, &p->run_as, errs);
+}
+
+size_t config_check_runtime(uhw_config_t *cfg, const char *self_dir, cfg_errors_t *errs)
 {
     size_t before = errs->len;
     for (size_t i = 0; i < cfg->npools; ++i) {
-        const cfg_pool_t *p = &cfg->pools[i];
+        cfg_pool_t *p = &cfg->pools[i];
         char what[96];
         check_command(cfg, p, self_dir, errs);
-        check_user(cfg, p, errs);
+        check_pool_user(cfg, p, errs);
         snprintf(what, sizeof(what), "pool '%s': cwd", p->name);
         check_dir(cfg, p->cwd_pos, what, p->cwd, errs);
     }
+    resolve_user(cfg, cfg->victims.user_pos, "victims", cfg->victims.user, &cfg->victims.run_as, errs);
     for (size_t i = 0; i < cfg->nstatics; ++i) {
         char what[300];
         snprintf(what, sizeof(what), "static '%.200s': directory", cfg->statics[i].prefix);

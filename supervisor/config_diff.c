@@ -29,6 +29,16 @@ static int kvs_eq(const cfg_kvs_t *a, const cfg_kvs_t *b)
     return 1;
 }
 
+/* A user name may have been given another uid, groups or home since the last check. */
+static int identity_eq(const cfg_identity_t *a, const cfg_identity_t *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    return a->uid == b->uid && a->gid == b->gid && a->ngroups == b->ngroups &&
+           memcmp(a->groups, b->groups, a->ngroups * sizeof(*a->groups)) == 0 && strcmp(a->name, b->name) == 0 &&
+           strcmp(a->home, b->home) == 0;
+}
+
 static int routes_eq(const cfg_pool_t *a, const cfg_pool_t *b)
 {
     if (a->nroutes != b->nroutes)
@@ -44,7 +54,7 @@ unsigned config_pool_diff(const cfg_pool_t *a, const cfg_pool_t *b)
     unsigned d = 0;
     if (!argv_eq(a->argv, b->argv) || a->shell != b->shell || !kvs_eq(&a->env, &b->env) ||
         a->clear_env != b->clear_env || !str_eq(a->cwd, b->cwd) || !str_eq(a->user, b->user) ||
-        a->concurrency != b->concurrency)
+        !identity_eq(a->run_as, b->run_as) || a->concurrency != b->concurrency)
         d |= CFG_DIFF_PROCESS;
     if (a->workers != b->workers)
         d |= CFG_DIFF_SLOTS;

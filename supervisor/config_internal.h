@@ -6,7 +6,8 @@
  *   config_yaml.c   the libyaml document walker: nodes, positions, errors, typed readers,
  *                   key tables with "did you mean"
  *   config.c        the sections of pools.yaml (top level, listen, static, victims, pools)
- *   config_check.c  checks against this machine (commands, dirs, TLS files, users)
+ *   config_check.c  checks against this machine (commands, dirs, TLS files, users, which it
+ *                   resolves)
  *   config_diff.c   what differs between two versions of a pool, for reload
  *   config_dump.c   the effective configuration as YAML (`uhw check --dump`)
  *
@@ -172,5 +173,9 @@ typedef struct cfg_scope {
 /* Reads every key of mapping `m` into `obj` as `fields` say; reports unknown and repeated keys. */
 void cfg_read_mapping(cfg_walk_t *w, const cfg_node_t *m, const cfg_field_t *fields, size_t n, void *obj,
                       const cfg_scope_t *s);
+
+/* ------------------------------------------------------------------ config_check.c */
+
+void cfg_identity_free(cfg_identity_t *id);
 
 #endif

@@ -15,8 +15,11 @@
 #include <string.h>
 
 #include <ftw.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1218,38 +1221,162 @@ static void test_runtime_check(void **state)
     free(bin);
 }
 
-/* `user` must name an existing account; as root, a pool must name one. */
-static void test_runtime_user(void **state)
+/* Pools and victims naming root, nobody and a user that does not exist. */
+static const char users_yaml[] = "victims: {command: [/bin/cat], user: nobody}\n"
+                                 "pools:\n"
+                                 "  - name: named\n"
+                                 "    command: [/bin/true]\n"
+                                 "    user: root\n"
+                                 "    cwd: /\n"
+                                 "    routes: [/a]\n"
+                                 "  - name: ghost\n"
+                                 "    command: [/bin/true]\n"
+                                 "    user: uhw-no-such-user\n"
+                                 "    cwd: /\n"
+                                 "    routes: [/b]\n"
+                                 "  - name: unnamed\n"
+                                 "    command: [/bin/true]\n"
+                                 "    cwd: /\n"
+                                 "  - name: nobody\n"
+                                 "    command: [/bin/true]\n"
+                                 "    user: nobody\n"
+                                 "    cwd: /\n"
+                                 "    routes: [/n]\n";
+
+/* `id` is `user` as the system has it. */
+static void assert_identity(const cfg_identity_t *id, const char *user)
+{
+    struct passwd *pw = getpwnam(user);
+    assert_non_null(pw);
+    assert_non_null(id);
+    assert_int_equal(id->uid, pw->pw_uid);
+    assert_int_equal(id->gid, pw->pw_gid);
+    assert_string_equal(id->name, user);
+    assert_string_equal(id->home, pw->pw_dir);
+    int primary = 0;
+    for (size_t i = 0; i < id->ngroups; ++i)
+        primary |= id->groups[i] == pw->pw_gid;
+    assert_true(primary); /* setgroups gets the primary group too, as with initgroups */
+}
+
+/* As root: a pool must name its user, every user must exist, and each is resolved. */
+static void test_runtime_user_root(void **state)
 {
     scratch_t *s = *state;
-    char *yaml, *path;
-    assert_true(asprintf(&yaml, "pools:\n"
-                                "  - name: named\n"
-                                "    command: [/bin/true]\n"
-                                "    user: root\n"
-                                "    routes: [/a]\n"
-                                "  - name: ghost\n"
-                                "    command: [/bin/true]\n"
-                                "    user: uhw-no-such-user\n"
-                                "    routes: [/b]\n"
-                                "  - name: unnamed\n"
-                                "    command: [/bin/true]\n") > 0);
+    if (geteuid() != 0)
+        skip(); /* test_runtime_user_unprivileged covers what applies then */
+    char *path;
     cfg_errors_t errs;
     cfg_errors_init(&errs);
-    uhw_config_t *cfg = load_text(s->dir, yaml, &errs, &path);
+    uhw_config_t *cfg = load_text(s->dir, users_yaml, &errs, &path);
     assert_non_null(cfg);
-    size_t n = config_check_runtime(cfg, NULL, &errs);
-    assert_error(&errs, path, "6:5: pool 'ghost': user 'uhw-no-such-user' does not exist*");
-    if (geteuid() == 0) {
+    for (int round = 0; round < 2; ++round) { /* a second check replaces what the first resolved */
+        size_t n = config_check_runtime(cfg, NULL, &errs);
+        if (n != 2)
+            print_errors(&errs);
         assert_int_equal(n, 2);
-        assert_error(&errs, path, "10:5: pool 'unnamed': uhw runs as root, so the pool must say which user*");
-    } else {
-        assert_int_equal(n, 1); /* not root: workers simply run as the current user */
+        assert_error(&errs, path, "8:5: pool 'ghost': user 'uhw-no-such-user' does not exist");
+        assert_error(&errs, path, "13:5: pool 'unnamed': uhw runs as root, so the pool must say which user*");
+        assert_identity(cfg->pools[0].run_as, "root");
+        assert_int_equal(cfg->pools[0].run_as->uid, 0);
+        assert_null(cfg->pools[1].run_as);
+        assert_null(cfg->pools[2].run_as);
+        assert_identity(cfg->pools[3].run_as, "nobody");
+        assert_true(cfg->pools[3].run_as->uid != 0);
+        assert_identity(cfg->victims.run_as, "nobody");
+        cfg_errors_free(&errs);
     }
     config_free(cfg);
-    cfg_errors_free(&errs);
-    free(yaml);
     free(path);
+}
+
+/* A victims.user that does not exist is an error where it is written. */
+static void test_runtime_victims_user(void **state)
+{
+    scratch_t *s = *state;
+    char *path;
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    uhw_config_t *cfg = load_text(s->dir,
+                                  "victims:\n  command: [/bin/cat]\n  user: uhw-no-such-user\n"
+                                  "pools:\n  - {name: a, command: [/bin/true], user: root, cwd: /}\n",
+                                  &errs, &path);
+    assert_non_null(cfg);
+    assert_int_equal(config_check_runtime(cfg, NULL, &errs), 1);
+    assert_error(&errs, path, "3:9: victims: user 'uhw-no-such-user' does not exist");
+    assert_null(cfg->victims.run_as);
+    config_free(cfg);
+    cfg_errors_free(&errs);
+    free(path);
+}
+
+/* Checks, in a process that runs as nobody, what test_runtime_user_unprivileged expects;
+ * returns the number of the first check that failed, or 0. */
+static int check_users_unprivileged(uhw_config_t *cfg)
+{
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    size_t n = config_check_runtime(cfg, NULL, &errs);
+    int failed = 0;
+    if (n != 1 || strstr(errs.items[0], "8:5: pool 'ghost': user 'uhw-no-such-user' does not exist") == NULL)
+        failed = 1; /* the missing user still is an error; no "uhw runs as root" */
+    else if (cfg->pools[0].run_as != NULL || cfg->pools[3].run_as != NULL || cfg->victims.run_as != NULL)
+        failed = 2; /* nothing to switch to: workers run as the current user */
+    for (size_t i = 0; i < errs.len && failed != 0; ++i)
+        fprintf(stderr, "  error: %s\n", errs.items[i]);
+    cfg_errors_free(&errs);
+    return failed;
+}
+
+/* Not root (run as nobody): users must exist, but none is resolved and none is required. */
+static void test_runtime_user_unprivileged(void **state)
+{
+    scratch_t *s = *state;
+    char *path;
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    uhw_config_t *cfg = load_text(s->dir, users_yaml, &errs, &path);
+    assert_non_null(cfg);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* a child, so that cmocka's process keeps its privileges */
+        struct passwd *pw = getpwnam("nobody");
+        if (geteuid() == 0 && (pw == NULL || setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+                               setuid(pw->pw_uid) != 0))
+            _exit(10);
+        _exit(geteuid() == 0 ? 11 : check_users_unprivileged(cfg));
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) != 0)
+        fail_msg("check %d failed as nobody", WEXITSTATUS(status));
+    config_free(cfg);
+    cfg_errors_free(&errs);
+    free(path);
+}
+
+/* The same user with another identity (uid, groups, home changed in /etc/passwd) means new workers. */
+static void test_pool_diff_identity(void **state)
+{
+    (void)state;
+    cfg_identity_t a = {.uid = 1, .gid = 2, .groups = (gid_t[]){2, 3}, .ngroups = 2, .name = "u", .home = "/h"};
+    cfg_identity_t b = a;
+    cfg_pool_t p = {.name = "p", .argv = (char *[]){"x", NULL}, .cwd = "/", .user = "u", .run_as = &a};
+    cfg_pool_t q = p;
+    q.run_as = &b;
+    assert_int_equal(config_pool_diff(&p, &q), 0);
+    b.uid = 5;
+    assert_int_equal(config_pool_diff(&p, &q), CFG_DIFF_PROCESS);
+    b = a;
+    b.groups = (gid_t[]){2, 4};
+    assert_int_equal(config_pool_diff(&p, &q), CFG_DIFF_PROCESS);
+    b = a;
+    b.home = "/elsewhere";
+    assert_int_equal(config_pool_diff(&p, &q), CFG_DIFF_PROCESS);
+    q.run_as = NULL; /* resolved, then not (uhw is no longer root) */
+    assert_int_equal(config_pool_diff(&p, &q), CFG_DIFF_PROCESS);
 }
 
 int main(void)
@@ -1282,7 +1409,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dump_strings, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_dump_not_utf8, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_runtime_check, setup_scratch, teardown_scratch),
-        cmocka_unit_test_setup_teardown(test_runtime_user, setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_runtime_user_root, setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_runtime_victims_user, setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_runtime_user_unprivileged, setup_scratch, teardown_scratch),
+        cmocka_unit_test(test_pool_diff_identity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
