@@ -356,8 +356,10 @@ static void check_socket_path(cfg_walk_t *w, cfg_node_t *at, const char *path)
 static void read_control(cfg_walk_t *w, void *obj, cfg_node_t *v, const char *label)
 {
     uhw_config_t *cfg = obj;
-    if (cfg_read_path(w, v, label, 0, &cfg->control) == 0)
+    if (cfg_read_path(w, v, label, 0, &cfg->control) == 0) {
+        cfg->control_pos = cfg_node_pos(v);
         check_socket_path(w, v, cfg->control);
+    }
 }
 
 static void read_health(cfg_walk_t *w, void *obj, cfg_node_t *v, const char *label)
@@ -814,6 +816,7 @@ static uhw_config_t *config_new(const char *path, char *dir)
     cfg->path = cfg_xstrdup(path);
     cfg->dir = dir;
     cfg->control = cfg_path_resolve(dir, "uhw.sock");
+    cfg->control_pos = (cfg_pos_t){1, 1};
     cfg->max_pending = 1000;
     cfg->max_body = 10 * MIB;
     cfg->shutdown_timeout_ms = 10 * 1000;

@@ -134,6 +134,7 @@ typedef struct uhw_config {
     cfg_listen_t *listen;    /* default [127.0.0.1:8080] */
     size_t nlisten;
     char *control;           /* absolute socket path; default "uhw.sock" next to the YAML */
+    cfg_pos_t control_pos;   /* where control was written; 1:1 when defaulted */
     unsigned max_pending;    /* default 1000 */
     uint64_t max_body;       /* default 10MiB */
     uint64_t shutdown_timeout_ms; /* default 10s */
@@ -168,8 +169,9 @@ void config_free(uhw_config_t *cfg);
 /* Checks what can only be checked on this machine: each pool's command exists and is
  * executable (searched on PATH with `self_dir` first, as the workers will see it), each
  * pool's cwd is a directory, static dirs exist, TLS files are readable, each `user` (and
- * victims.user) exists, and — when uhw runs as root — every pool says which user its workers
- * run as (`user: root` included: root is never assumed). As root it also stores each user's
+ * victims.user) exists, the control socket's directory exists and nothing but a socket is at
+ * its path (uhw would replace it), and — when uhw runs as root — every pool says which user its
+ * workers run as (`user: root` included: root is never assumed). As root it also stores each user's
  * identity in run_as (freed by config_free). Appends errors; returns how many it added.
  * `self_dir` is the directory of the running uhw, or NULL. */
 size_t config_check_runtime(uhw_config_t *cfg, const char *self_dir, cfg_errors_t *errs);

@@ -114,6 +114,33 @@ static void check_readable(const uhw_config_t *cfg, const cfg_listen_t *l, const
                        strerror(errno));
 }
 
+/* A server replaces a stale socket at `control` (connect fails: unlink, bind): anything else
+ * there would be destroyed, so only a socket, or nothing in an existing directory, will do. */
+static void check_control(const uhw_config_t *cfg, cfg_errors_t *errs)
+{
+    struct stat st;
+    if (lstat(cfg->control, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            cfg_errors_add(errs, cfg->path, cfg->control_pos,
+                           "control: %s exists and is not a socket; refusing to replace it", cfg->control);
+        return;
+    }
+    if (errno != ENOENT && errno != ENOTDIR) {
+        cfg_errors_add(errs, cfg->path, cfg->control_pos, "control: cannot check %s: %s", cfg->control,
+                       strerror(errno));
+        return;
+    }
+    char *dir = cfg_xstrdup(cfg->control);
+    *strrchr(dir, '/') = '\0'; /* the path is absolute */
+    const char *shown = dir[0] != '\0' ? dir : "/";
+    if (stat(shown, &st) != 0)
+        cfg_errors_add(errs, cfg->path, cfg->control_pos, "control: the directory %s %s", shown,
+                       errno == ENOENT || errno == ENOTDIR ? "does not exist" : strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        cfg_errors_add(errs, cfg->path, cfg->control_pos, "control: %s is not a directory", shown);
+    free(dir);
+}
+
 /* ------------------------------------------------------------------ users */
 
 void cfg_identity_free(cfg_identity_t *id)
@@ -201,6 +228,7 @@ size_t config_check_runtime(uhw_config_t *cfg, const char *self_dir, cfg_errors_
         check_dir(cfg, p->cwd_pos, what, p->cwd, errs);
     }
     resolve_user(cfg, cfg->victims.user_pos, "victims", cfg->victims.user, &cfg->victims.run_as, errs);
+    check_control(cfg, errs);
     for (size_t i = 0; i < cfg->nstatics; ++i) {
         char what[300];
         snprintf(what, sizeof(what), "static '%.200s': directory", cfg->statics[i].prefix);

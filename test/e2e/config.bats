@@ -98,3 +98,45 @@ line 2|é 日本|null|"
     assert_failure 2
     assert_output --partial "unknown option or missing argument: '--dmp'"
 }
+
+@test "control: a path that is not a socket is refused (exit 2) by uhw check and uhw serve, and left untouched" {
+    printf 'precious\n' >"$BATS_TEST_TMPDIR/notes.txt"
+    cfg=$(write_config pools <<'EOF2'
+listen: [127.0.0.1:0]
+control: notes.txt
+pools:
+  - name: hello
+    command: [@BUILD@/workers/hello]
+    workers: 1
+EOF2
+)
+    run "$UHW" check "$cfg"
+    assert_failure 2
+    assert_line "$cfg:2:10: control: $BATS_TEST_TMPDIR/notes.txt exists and is not a socket; refusing to replace it"
+    UHW_TEST_TAG=$TAG run "$UHW" serve "$cfg"
+    assert_failure 2
+    assert_line "$cfg:2:10: control: $BATS_TEST_TMPDIR/notes.txt exists and is not a socket; refusing to replace it"
+    [ -f "$BATS_TEST_TMPDIR/notes.txt" ] && [ ! -L "$BATS_TEST_TMPDIR/notes.txt" ]
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/notes.txt")" "precious"
+    assert_no_workers
+}
+
+@test "control: a socket path in a directory that does not exist is refused (exit 2)" {
+    cfg=$(write_config pools <<'EOF2'
+listen: [127.0.0.1:0]
+control: no-such-dir/uhw.sock
+pools:
+  - name: hello
+    command: [@BUILD@/workers/hello]
+    workers: 1
+EOF2
+)
+    run "$UHW" check "$cfg"
+    assert_failure 2
+    assert_line "$cfg:2:10: control: the directory $BATS_TEST_TMPDIR/no-such-dir does not exist"
+    UHW_TEST_TAG=$TAG run "$UHW" serve "$cfg"
+    assert_failure 2
+    assert_line "$cfg:2:10: control: the directory $BATS_TEST_TMPDIR/no-such-dir does not exist"
+    [ ! -e "$BATS_TEST_TMPDIR/no-such-dir" ]
+    assert_no_workers
+}

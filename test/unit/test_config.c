@@ -18,7 +18,9 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1221,6 +1223,85 @@ static void test_runtime_check(void **state)
     free(bin);
 }
 
+/* The errors config_check_runtime finds for `control: CONTROL` (omitted when NULL) in DIR/pools.yaml. */
+static size_t control_errors(const char *dir, const char *control, cfg_errors_t *errs, char **path)
+{
+    char *yaml;
+    if (control != NULL)
+        assert_true(asprintf(&yaml, "pools:\n  - {name: a, command: [/bin/true], user: root, cwd: /}\n"
+                                    "control: %s\n", control) > 0);
+    else
+        assert_true(asprintf(&yaml, "pools:\n  - {name: a, command: [/bin/true], user: root, cwd: /}\n") > 0);
+    uhw_config_t *cfg = load_text(dir, yaml, errs, path);
+    assert_non_null(cfg);
+    size_t n = config_check_runtime(cfg, NULL, errs);
+    config_free(cfg);
+    free(yaml);
+    return n;
+}
+
+/* control names a socket uhw may replace: anything else there is refused, untouched. */
+static void test_runtime_control(void **state)
+{
+    scratch_t *s = *state;
+    cfg_errors_t errs;
+    char *path, *sock, *link;
+    cfg_errors_init(&errs);
+    free(write_file(s->dir, "precious.txt", "keep me\n", 0644));
+    assert_true(asprintf(&sock, "%s/a-dir", s->dir) > 0);
+    assert_int_equal(mkdir(sock, 0755), 0);
+    free(sock);
+    assert_true(asprintf(&sock, "%s/live.sock", s->dir) > 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_true(asprintf(&link, "%s/link.sock", s->dir) > 0);
+    assert_int_equal(symlink(sock, link), 0);
+
+    assert_int_equal(control_errors(s->dir, "live.sock", &errs, &path), 0); /* a socket: fine */
+    free(path);
+    assert_int_equal(control_errors(s->dir, "new.sock", &errs, &path), 0); /* nothing yet: fine */
+    free(path);
+    assert_int_equal(control_errors(s->dir, "precious.txt", &errs, &path), 1);
+    assert_error(&errs, path, "3:10: control: /*/precious.txt exists and is not a socket; refusing to replace it");
+    cfg_errors_free(&errs);
+    free(path);
+    assert_int_equal(control_errors(s->dir, "a-dir", &errs, &path), 1);
+    assert_error(&errs, path, "3:10: control: /*/a-dir exists and is not a socket; refusing to replace it");
+    cfg_errors_free(&errs);
+    free(path);
+    assert_int_equal(control_errors(s->dir, "link.sock", &errs, &path), 1); /* replacing it would drop the link */
+    assert_error(&errs, path, "3:10: control: /*/link.sock exists and is not a socket*");
+    cfg_errors_free(&errs);
+    free(path);
+    assert_int_equal(control_errors(s->dir, "no-such-dir/uhw.sock", &errs, &path), 1);
+    assert_error(&errs, path, "3:10: control: the directory /*/no-such-dir does not exist");
+    cfg_errors_free(&errs);
+    free(path);
+    assert_int_equal(control_errors(s->dir, "precious.txt/uhw.sock", &errs, &path), 1);
+    assert_error(&errs, path, "3:10: control: /*/precious.txt is not a directory");
+    cfg_errors_free(&errs);
+    free(path);
+
+    /* Defaulted: uhw.sock next to the file, and the error at the start of the file. */
+    free(write_file(s->dir, "uhw.sock", "not a socket\n", 0644));
+    assert_int_equal(control_errors(s->dir, NULL, &errs, &path), 1);
+    assert_error(&errs, path, "1:1: control: /*/uhw.sock exists and is not a socket; refusing to replace it");
+    cfg_errors_free(&errs);
+    free(path);
+
+    struct stat st; /* what was refused is left as it was */
+    char *precious;
+    assert_true(asprintf(&precious, "%s/precious.txt", s->dir) > 0);
+    assert_int_equal(stat(precious, &st), 0);
+    assert_true(S_ISREG(st.st_mode) && st.st_size == 8);
+    close(fd);
+    free(precious);
+    free(sock);
+    free(link);
+}
+
 /* Pools and victims naming root, nobody and a user that does not exist. */
 static const char users_yaml[] = "victims: {command: [/bin/cat], user: nobody}\n"
                                  "pools:\n"
@@ -1337,6 +1418,7 @@ static void test_runtime_user_unprivileged(void **state)
     cfg_errors_init(&errs);
     uhw_config_t *cfg = load_text(s->dir, users_yaml, &errs, &path);
     assert_non_null(cfg);
+    assert_int_equal(chmod(s->dir, 0755), 0); /* nobody looks for the control socket there */
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -1409,6 +1491,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dump_strings, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_dump_not_utf8, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_runtime_check, setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_runtime_control, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_runtime_user_root, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_runtime_victims_user, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_runtime_user_unprivileged, setup_scratch, teardown_scratch),
