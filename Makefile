@@ -1,7 +1,7 @@
 # uhw — build, test, run. See README.md.
 #
 #   make               build build/uhw, build/libuhw.a, build/workers/*
-#   make run           build, then serve contrib/pools.yaml in the foreground
+#   make run           build, then serve contrib/pools.yaml in the foreground (LISTEN=127.0.0.1:9090: there)
 #   make test          unit tests (cmocka) + end-to-end tests (bats); SANITIZE=1 for ASan/UBSan
 #   make bench         wrk against the example pools (loopback, bounded in time)
 #   make chaos         SIGKILL random workers under wrk load (CHAOS_DURATION=60 s), check invariants
@@ -129,7 +129,7 @@ deps-bench: deps-run
 # ---------------------------------------------------------------- run, test, bench
 
 run: deps-run all
-	$(B)/uhw serve contrib/pools.yaml
+	$(B)/uhw serve $(addprefix --listen ,$(LISTEN)) contrib/pools.yaml
 
 test: deps all $(UNIT_BINS)
 	@UHW_BUILD=$(abspath $(B)) SANITIZE=$(SANITIZE) bash test/run.sh

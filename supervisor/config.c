@@ -96,6 +96,7 @@ void config_free(uhw_config_t *cfg)
     for (size_t i = 0; i < cfg->nlisten; ++i)
         free_listen(&cfg->listen[i]);
     free(cfg->listen);
+    free_strs(&cfg->listen_args);
     free(cfg->control);
     free(cfg->health);
     free(cfg->access_log);
@@ -340,6 +341,46 @@ static void read_listen(cfg_walk_t *w, void *obj, cfg_node_t *v, const char *lab
     cfg->listen = cfg_xcalloc(cfg_len(v), sizeof(*cfg->listen));
     for (size_t i = 0; i < cfg_len(v); ++i)
         read_listen_entry(w, cfg, cfg_item(w, v, i));
+}
+
+int config_set_listen(uhw_config_t *cfg, char *const *addrs, size_t n, cfg_errors_t *errs)
+{
+    size_t before = errs->len, len = 0;
+    cfg_listen_t *list = cfg_xcalloc(n, sizeof(*list));
+    for (size_t i = 0; i < n; ++i) {
+        char host[INET6_ADDRSTRLEN], why[200];
+        uint16_t port;
+        if (cfg_parse_listen_text(addrs[i], host, &port, why, sizeof(why)) != 0) {
+            cfg_errors_push(errs, cfg_xasprintf("--listen: invalid listen address '%s': %s", addrs[i], why));
+            continue;
+        }
+        size_t j = 0;
+        while (j < len && (port == 0 || list[j].port != port || strcmp(list[j].host, host) != 0))
+            ++j;
+        if (j < len) {
+            cfg_errors_push(errs, cfg_xasprintf("--listen: duplicate listen address '%s' (the same as '%s')",
+                                                addrs[i], list[j].text));
+            continue;
+        }
+        list[len++] = (cfg_listen_t){.text = cfg_xstrdup(addrs[i]), .host = cfg_xstrdup(host), .port = port};
+    }
+    if (errs->len > before || n == 0) {
+        for (size_t i = 0; i < len; ++i)
+            free_listen(&list[i]);
+        free(list);
+        return n == 0 ? 0 : -1;
+    }
+    cfg_strs_t args = {cfg_xcalloc(n, sizeof(char *)), n};
+    for (size_t i = 0; i < n; ++i) /* copied before the old ones go: `addrs` may be cfg->listen_args */
+        args.items[i] = cfg_xstrdup(addrs[i]);
+    free_strs(&cfg->listen_args);
+    cfg->listen_args = args;
+    for (size_t i = 0; i < cfg->nlisten; ++i)
+        free_listen(&cfg->listen[i]);
+    free(cfg->listen);
+    cfg->listen = list;
+    cfg->nlisten = len;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ top-level values */

@@ -133,6 +133,8 @@ typedef struct uhw_config {
     char *dir;               /* absolute directory of the file */
     cfg_listen_t *listen;    /* default [127.0.0.1:8080] */
     size_t nlisten;
+    cfg_strs_t listen_args;  /* the `--listen` addresses that replaced the file's listen (config_set_listen), as
+                              * given; none: listen is the file's. A reload applies them to the new file too. */
     char *control;           /* absolute socket path; default "uhw.sock" next to the YAML */
     cfg_pos_t control_pos;   /* where control was written; 1:1 when defaulted */
     unsigned max_pending;    /* default 1000 */
@@ -165,6 +167,11 @@ uhw_config_t *config_load(const char *path, cfg_errors_t *errs);
  * the messages and its directory is what relative paths are relative to, so it must exist. */
 uhw_config_t *config_load_buffer(const char *name, const char *text, size_t len, cfg_errors_t *errs);
 void config_free(uhw_config_t *cfg);
+
+/* Replaces cfg->listen with `n` addresses given on the command line (`uhw serve --listen ADDR`,
+ * repeatable), in the syntax of listen's strings: HOST:PORT, [IPv6]:PORT or a port. Errors name
+ * the option ("--listen: invalid listen address ..."). Returns 0, or -1 leaving cfg as it was. */
+int config_set_listen(uhw_config_t *cfg, char *const *addrs, size_t n, cfg_errors_t *errs);
 
 /* Checks what can only be checked on this machine: each pool's command exists and is
  * executable (searched on PATH with `self_dir` first, as the workers will see it), each

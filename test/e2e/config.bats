@@ -140,3 +140,51 @@ EOF2
     [ ! -e "$BATS_TEST_TMPDIR/no-such-dir" ]
     assert_no_workers
 }
+
+@test "uhw serve --listen replaces the file's listen (repeatable); uhw check --listen validates and dumps it" {
+    # 192.0.2.1 (TEST-NET-1) is not an address of this machine: serving the file as written fails.
+    cfg=$(write_config pools <<'EOF2'
+listen: [192.0.2.1:8080]
+control: uhw.sock
+pools:
+  - name: hello
+    command: [@BUILD@/workers/hello]
+    workers: 1
+EOF2
+)
+    run "$UHW" check --listen 127.0.0.1:0 --listen '[::1]:0' --dump "$cfg"
+    assert_success
+    assert_line "- 127.0.0.1:0"
+    assert_line "- '[::1]:0'"
+    refute_line --partial "192.0.2.1"
+    run "$UHW" check "$cfg" --listen 127.0.0.1:0
+    assert_success
+    assert_output "$cfg: ok (1 pool, 1 worker)"
+    run "$UHW" check --listen example.com:80 --listen 8080 --listen 127.0.0.1:8080 "$cfg"
+    assert_failure 2
+    assert_line --partial "--listen: invalid listen address 'example.com:80': 'example.com' is not an IPv4 address"
+    assert_line "--listen: duplicate listen address '127.0.0.1:8080' (the same as '8080')"
+    run "$UHW" serve "$cfg" --listen
+    assert_failure 2
+    assert_output --partial "unknown option or missing argument: '--listen'"
+
+    LOG="$BATS_TEST_TMPDIR/uhw.log"
+    UHW_TEST_TAG=$TAG "$UHW" serve --listen 127.0.0.1:0 "$cfg" 2>"$LOG" &
+    UHW_PID=$!
+    wait_for_log 'ready in [0-9]+ ms'
+    URL=$(grep -Eo 'listening on http://[^ ]+' "$LOG" | head -1 | sed 's/^listening on //')
+    [[ "$URL" == http://127.0.0.1:* ]]
+    run hc "$URL/"
+    assert_output "hello"
+    uhw_stop
+    assert_equal "$UHW_RC" 0
+    assert_no_workers
+}
+
+@test "make run LISTEN=ADDR passes --listen ADDR to uhw serve" {
+    run make -s -n -C "$REPO" run LISTEN="127.0.0.1:9090 [::1]:9091"
+    assert_success
+    assert_line --regexp "/uhw serve --listen 127\.0\.0\.1:9090 --listen \[::1\]:9091 contrib/pools\.yaml$"
+    run make -s -n -C "$REPO" run
+    assert_line --regexp "/uhw serve +contrib/pools\.yaml$"
+}

@@ -870,6 +870,65 @@ static void test_errors_free_everything(void **state)
                   2, "17:5: pool 'c' has no routes, but pool 'b' (at 15:5)*");
 }
 
+static char *dump_round_trip(const uhw_config_t *cfg, const char *dir);
+
+/* --listen replaces the file's listen, with the syntax of its strings and errors naming the option. */
+static void test_set_listen(void **state)
+{
+    scratch_t *s = *state;
+    char *path;
+    uhw_config_t *cfg = expect_ok(s->dir, "listen: [127.0.0.1:8080, {port: 8443, tls: {cert: c, key: k}}]\n"
+                                          "pools:\n  - {name: a, command: [/bin/true]}\n", &path);
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    assert_int_equal(config_set_listen(cfg, NULL, 0, &errs), 0); /* none given: the file's stay */
+    assert_int_equal(cfg->nlisten, 2);
+    assert_int_equal(cfg->listen_args.len, 0);
+
+    char *bad[] = {"9090", "example.com:80", "[::1]:8081", "127.0.0.1:9090", "localhost:9090", "::1:80", ""};
+    assert_int_equal(config_set_listen(cfg, bad, 7, &errs), -1);
+    assert_int_equal(errs.len, 5);
+    assert_string_equal(errs.items[0], "--listen: invalid listen address 'example.com:80': 'example.com' is not an "
+                                       "IPv4 address (use an IPv4 address, [IPv6], localhost or *; host names are not "
+                                       "resolved)");
+    assert_string_equal(errs.items[1], "--listen: duplicate listen address '127.0.0.1:9090' (the same as '9090')");
+    assert_string_equal(errs.items[2], "--listen: duplicate listen address 'localhost:9090' (the same as '9090')");
+    assert_string_equal(errs.items[3], "--listen: invalid listen address '::1:80': put an IPv6 address in brackets, "
+                                       "e.g. [::1]:8080");
+    assert_string_equal(errs.items[4], "--listen: invalid listen address '': expected HOST:PORT, [IPv6]:PORT or a "
+                                       "port number");
+    assert_int_equal(cfg->nlisten, 2); /* refused: nothing changed */
+    assert_string_equal(cfg->listen[1].tls_cert + strlen(cfg->listen[1].tls_cert) - 2, "/c");
+    cfg_errors_free(&errs);
+
+    char *good[] = {"9090", "[::1]:0", "0", "*:8080"};
+    assert_int_equal(config_set_listen(cfg, good, 4, &errs), 0);
+    assert_int_equal(errs.len, 0);
+    assert_int_equal(cfg->nlisten, 4);
+    assert_string_equal(cfg->listen[0].text, "9090");
+    assert_string_equal(cfg->listen[0].host, "127.0.0.1");
+    assert_int_equal(cfg->listen[0].port, 9090);
+    assert_null(cfg->listen[0].tls_cert);
+    assert_string_equal(cfg->listen[1].host, "::1");
+    assert_int_equal(cfg->listen[1].port, 0);
+    assert_string_equal(cfg->listen[2].host, "127.0.0.1"); /* port 0 twice is fine: each gets its own port */
+    assert_string_equal(cfg->listen[3].host, "0.0.0.0");
+    assert_int_equal(cfg->listen_args.len, 4);
+    assert_string_equal(cfg->listen_args.items[3], "*:8080");
+
+    /* What a reload does: the new file gets the same addresses, from the running config's own list. */
+    assert_int_equal(config_set_listen(cfg, cfg->listen_args.items, cfg->listen_args.len, &errs), 0);
+    assert_int_equal(cfg->nlisten, 4);
+    assert_string_equal(cfg->listen_args.items[0], "9090");
+
+    /* The dump shows the addresses in use. */
+    char *text = dump_round_trip(cfg, s->dir);
+    assert_non_null(strstr(text, "listen:\n- 127.0.0.1:9090\n- '[::1]:0'\n- 127.0.0.1:0\n- 0.0.0.0:8080\ncontrol:"));
+    free(text);
+    config_free(cfg);
+    free(path);
+}
+
 /* ------------------------------------------------------------------ reload diff */
 
 /* config_pool_diff of pool 'a' written with keys `before`, then with keys `after` (command
@@ -1485,6 +1544,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_value_mistakes, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_route_mistakes, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_errors_free_everything, setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_set_listen, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_pool_diff, setup_scratch, teardown_scratch),
         cmocka_unit_test(test_dump_full),
         cmocka_unit_test(test_dump_minimal),
