@@ -43,7 +43,7 @@ typedef struct cfg_listen {
     uint16_t port;  /* 0 asks the kernel for a free port (tests use this) */
     char *tls_cert; /* absolute path, or NULL for plain HTTP */
     char *tls_key;  /* absolute path, or NULL */
-    cfg_pos_t pos;
+    cfg_pos_t pos;  /* where it was written; 0:0 for a `--listen` address */
 } cfg_listen_t;
 
 typedef struct cfg_route {

@@ -1195,6 +1195,21 @@ static void test_dump_strings(void **state)
     free(text);
     config_free(cfg);
     free(path);
+
+    /* Keys YAML cannot write as simple keys (over 128 characters, or on several lines). */
+    char long_key[201], *yaml;
+    memset(long_key, 'k', 200);
+    long_key[200] = '\0';
+    assert_true(asprintf(&yaml, "static: {'/%s/': /x}\npools:\n  - name: a\n    command: [/bin/true]\n"
+                                "    settings: {%s: v, \"two\\nlines\": w}\n", long_key, long_key) > 0);
+    cfg = expect_ok(s->dir, yaml, &path);
+    assert_string_equal(cfg->pools[0].settings.items[1].key, "two\nlines");
+    text = dump_round_trip(cfg, s->dir);
+    assert_non_null(strstr(text, "? kkkk")); /* the explicit-key form */
+    free(text);
+    config_free(cfg);
+    free(path);
+    free(yaml);
 }
 
 /* A configuration that cannot be written as YAML (a directory whose name is not UTF-8) is an
