@@ -1,7 +1,7 @@
 # uhw — build, test, run. See README.md.
 #
 #   make               build build/uhw, build/libuhw.a, build/workers/*
-#   make run           build, then serve contrib/pools.yaml in the foreground
+#   make run           build, then serve contrib/pools.yaml in the foreground (LISTEN=127.0.0.1:9090: there)
 #   make test          unit tests (cmocka) + end-to-end tests (bats); SANITIZE=1 for ASan/UBSan
 #   make bench         wrk against the example pools (loopback, bounded in time)
 #   make chaos         SIGKILL random workers under wrk load (CHAOS_DURATION=60 s), check invariants
@@ -110,7 +110,7 @@ $(B)/tests/fixtures/%: $(B)/obj/test/fixtures/%.o $(B)/obj/proto/frame.o $(B)/ob
 # Each unit test links only the modules it tests, so one module can be tested while
 # another is half-written. List them here: UNIT_DEPS_test_NAME := objects under $(B)/obj.
 UNIT_DEPS_test_frame := proto/frame.o gen/uhw.pb-c.o
-UNIT_DEPS_test_config := supervisor/config.o
+UNIT_DEPS_test_config := $(patsubst %.c,%.o,$(wildcard supervisor/config*.c))
 # test_helpers and the other shell-worker tests: mk/sh.mk
 UNIT_DEPS_test_libuhw := workers/libuhw.o proto/frame.o proto/rules.o gen/uhw.pb-c.o
 UNIT_DEPS_test_policy := supervisor/policy.o
@@ -137,7 +137,7 @@ deps-bench: deps-run
 # ---------------------------------------------------------------- run, test, bench
 
 run: deps-run all
-	$(B)/uhw serve contrib/pools.yaml
+	$(B)/uhw serve $(addprefix --listen ,$(LISTEN)) contrib/pools.yaml
 
 test: deps all $(UNIT_BINS) $(FIXTURES)
 	@UHW_BUILD=$(abspath $(B)) SANITIZE=$(SANITIZE) bash test/run.sh

@@ -1,10 +1,10 @@
 /*
  * uhw.c — the command line: a table of verbs.
  *
- *   uhw serve [CONFIG]           run in the foreground
- *   uhw check [CONFIG]           validate
- *   uhw status|reload|stop ...   talk to a running server over its control socket
- *   uhw ready|recv|reply|...     helpers that make a shell script a worker
+ *   uhw serve [--listen ADDR]... [CONFIG]           run in the foreground
+ *   uhw check [--dump] [--listen ADDR]... [CONFIG]  validate; --dump prints the effective configuration
+ *   uhw status|reload|stop ...                      talk to a running server over its control socket
+ *   uhw ready|recv|reply|...                        helpers that make a shell script a worker
  */
 #include <errno.h>
 #include <getopt.h>
@@ -76,12 +76,15 @@ static void print_verb_usage(FILE *out, const verb_t *v)
     fprintf(out, "usage: uhw %s %s\n\n%s\n", v->name, v->args, v->summary);
 }
 
-/* Loads and validates CONFIG; prints every error. NULL on failure. */
-static uhw_config_t *load_config(const char *path, int runtime_checks)
+/* Loads and validates CONFIG, with its listen replaced by `listen` when there are any (--listen);
+ * prints every error. NULL on failure. */
+static uhw_config_t *load_config(const char *path, int runtime_checks, char *const *listen, size_t nlisten)
 {
     cfg_errors_t errs;
     cfg_errors_init(&errs);
     uhw_config_t *cfg = config_load(path, &errs);
+    if (cfg != NULL && nlisten > 0)
+        config_set_listen(cfg, listen, nlisten, &errs);
     if (cfg != NULL && runtime_checks) {
         char *dir = self_dir();
         config_check_runtime(cfg, dir, &errs);
@@ -100,19 +103,58 @@ static uhw_config_t *load_config(const char *path, int runtime_checks)
 
 /* ---------------------------------------------------------------- serve, check */
 
+/* What serve and check take: [--listen ADDR]... [--dump] [CONFIG]. */
+typedef struct config_args {
+    const char *path;
+    char **listen; /* the --listen values, in order (pointers into argv) */
+    size_t nlisten;
+    int dump;
+} config_args_t;
+
+/* -1 after printing a usage error. The caller frees a->listen. */
+static int parse_config_args(const char *verb, int argc, char **argv, int allow_dump, config_args_t *a)
+{
+    static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
+                                         {"dump", no_argument, NULL, 'd'},
+                                         {NULL, 0, NULL, 0}};
+    memset(a, 0, sizeof(*a));
+    if ((a->listen = calloc((size_t)argc, sizeof(*a->listen))) == NULL)
+        abort();
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'l') {
+            a->listen[a->nlisten++] = optarg;
+        } else if (c == 'd' && allow_dump) {
+            a->dump = 1;
+        } else {
+            usage_error(verb, "unknown option or missing argument: '%s'", argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (argc - optind > 1) {
+        usage_error(verb, "too many arguments (expected one CONFIG): '%s'", argv[optind + 1]);
+        return -1;
+    }
+    a->path = optind < argc ? argv[optind] : DEFAULT_CONFIG;
+    return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
+    config_args_t a;
     if (wants_help(argc, argv)) {
         print_verb_usage(stdout, find_verb("serve"));
         return EXIT_OK;
     }
-    if (argc > 2)
-        return usage_error("serve", "too many arguments (expected one CONFIG): '%s'", argv[2]);
-    if (argc == 2 && argv[1][0] == '-')
-        return usage_error("serve", "unknown option '%s'", argv[1]);
-    const char *path = argc == 2 ? argv[1] : DEFAULT_CONFIG;
+    if (parse_config_args("serve", argc, argv, 0, &a) != 0) {
+        free(a.listen);
+        return EXIT_USAGE;
+    }
     log_init();
-    uhw_config_t *cfg = load_config(path, 1);
+    uhw_config_t *cfg = load_config(a.path, 1, a.listen, a.nlisten);
+    free(a.listen);
     if (cfg == NULL)
         return EXIT_USAGE;
     char *dir = self_dir();
@@ -121,25 +163,47 @@ static int cmd_serve(int argc, char **argv)
     return rc;
 }
 
+/* Prints the configuration with every default filled in, as YAML that `uhw check` accepts. */
+static int print_dump(const uhw_config_t *cfg)
+{
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    char *text = config_dump(cfg, &errs);
+    for (size_t i = 0; i < errs.len; ++i)
+        fprintf(stderr, "%s\n", errs.items[i]);
+    cfg_errors_free(&errs);
+    if (text == NULL)
+        return EXIT_USAGE;
+    fputs(text, stdout);
+    free(text);
+    return EXIT_OK;
+}
+
 static int cmd_check(int argc, char **argv)
 {
+    config_args_t a;
     if (wants_help(argc, argv)) {
         print_verb_usage(stdout, find_verb("check"));
         return EXIT_OK;
     }
-    if (argc > 2)
-        return usage_error("check", "too many arguments (expected one CONFIG): '%s'", argv[2]);
-    if (argc == 2 && argv[1][0] == '-')
-        return usage_error("check", "unknown option '%s'", argv[1]);
-    const char *path = argc == 2 ? argv[1] : DEFAULT_CONFIG;
-    uhw_config_t *cfg = load_config(path, 1);
+    if (parse_config_args("check", argc, argv, 1, &a) != 0) {
+        free(a.listen);
+        return EXIT_USAGE;
+    }
+    uhw_config_t *cfg = load_config(a.path, 1, a.listen, a.nlisten);
+    free(a.listen);
     if (cfg == NULL)
         return EXIT_USAGE;
-    unsigned workers = config_total_workers(cfg);
-    printf("%s: ok (%zu pool%s, %u worker%s)\n", path, cfg->npools, cfg->npools == 1 ? "" : "s", workers,
-           workers == 1 ? "" : "s");
+    int rc = EXIT_OK;
+    if (a.dump) {
+        rc = print_dump(cfg);
+    } else {
+        unsigned workers = config_total_workers(cfg);
+        printf("%s: ok (%zu pool%s, %u worker%s)\n", a.path, cfg->npools, cfg->npools == 1 ? "" : "s", workers,
+               workers == 1 ? "" : "s");
+    }
     config_free(cfg);
-    return EXIT_OK;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- control verbs */
@@ -213,7 +277,7 @@ static char *resolve_socket(const control_args_t *a)
     if (a->socket != NULL)
         return strdup(a->socket);
     const char *path = a->config != NULL ? a->config : DEFAULT_CONFIG;
-    uhw_config_t *cfg = load_config(path, 0);
+    uhw_config_t *cfg = load_config(path, 0, NULL, 0);
     if (cfg == NULL)
         return NULL;
     char *sock = strdup(cfg->control);
@@ -371,13 +435,18 @@ static int cmd_version(int argc, char **argv)
 static int cmd_help(int argc, char **argv);
 
 static const verb_t verbs[] = {
-    {"serve", cmd_serve, "[CONFIG]",
+    {"serve", cmd_serve, "[--listen ADDR]... [CONFIG]",
      "Runs the server in the foreground with CONFIG (default pools.yaml); logs go to stderr.\n"
+     "--listen ADDR  listen on ADDR (HOST:PORT, [IPv6]:PORT or a port) instead of CONFIG's listen;\n"
+     "               repeat it for several addresses.\n"
      "Exit: 0 stopped, 1 runtime error (e.g. port in use), 2 bad config, 3 a worker failed at start-up.\n"
      "Signals: TERM/INT graceful stop (a second INT stops at once), HUP reload."},
-    {"check", cmd_check, "[CONFIG]",
+    {"check", cmd_check, "[--dump] [--listen ADDR]... [CONFIG]",
      "Validates CONFIG and the pools' commands; prints 'CONFIG: ok (N pools, M workers)' or every error\n"
-     "as FILE:LINE:COL: message. Exit 0 or 2."},
+     "as FILE:LINE:COL: message. Exit 0 or 2.\n"
+     "--dump        print the effective configuration instead, every default filled in, as YAML that\n"
+     "              uhw check accepts (paths absolute, durations and sizes in their units).\n"
+     "--listen ADDR as for serve: validate (and dump) CONFIG with these addresses instead of its listen."},
     {"status", cmd_status, "[CONFIG | -s SOCKET] [--compact] [--pool NAME]",
      "Prints the running server's status as JSON (pretty; --compact for one line; --pool for one pool).\n"
      "Exit 4 when no server answers on the control socket."},

@@ -1,10 +1,10 @@
 /*
  * config.h — pools.yaml as plain structs (DESIGN.md §5).
  *
- * config.c is the only file that includes yaml.h: it turns the YAML document
- * into the structs below, with every default filled in and every relative
- * path made absolute (relative to the YAML file's directory). Runtime code
- * reads these structs and never sees YAML.
+ * The config*.c files turn the YAML document into the structs below, with
+ * every default filled in and every relative path made absolute (relative to
+ * the YAML file's directory); config_internal.h says which file does what.
+ * Runtime code reads these structs and never sees YAML.
  *
  * Errors are collected, not returned one at a time: a load reports every
  * problem it finds as "FILE:LINE:COL: message" (1-based line and column), so
@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Position of a value in the YAML file (1-based), kept for errors found after loading. */
 typedef struct cfg_pos {
@@ -42,7 +43,7 @@ typedef struct cfg_listen {
     uint16_t port;  /* 0 asks the kernel for a free port (tests use this) */
     char *tls_cert; /* absolute path, or NULL for plain HTTP */
     char *tls_key;  /* absolute path, or NULL */
-    cfg_pos_t pos;
+    cfg_pos_t pos;  /* where it was written; 0:0 for a `--listen` address */
 } cfg_listen_t;
 
 typedef struct cfg_route {
@@ -56,6 +57,17 @@ typedef struct cfg_static {
     char *dir;    /* absolute directory path */
     cfg_pos_t pos; /* where the directory was written, for `uhw check` errors */
 } cfg_static_t;
+
+/* A user looked up when the config was checked (config_check_runtime, and only when uhw runs
+ * as root), so that nothing reads /etc/passwd or /etc/group on the event loop. */
+typedef struct cfg_identity {
+    uid_t uid;
+    gid_t gid;               /* primary group */
+    gid_t *groups;           /* for setgroups: every group of the user (getgrouplist), the primary included */
+    size_t ngroups;
+    char *name;              /* USER and LOGNAME of the processes started as this user */
+    char *home;              /* their HOME */
+} cfg_identity_t;
 
 typedef struct cfg_backoff {
     uint64_t initial_ms;     /* default 100ms */
@@ -84,6 +96,7 @@ typedef struct cfg_pool {
     unsigned max_restarts;   /* default 10; 0 = never degrade */
     uint64_t restart_window_ms;  /* default 5m */
     uint64_t degraded_retry_ms;  /* 0 = null (no automatic probe), the default */
+    uint64_t slow_log_ms;    /* log a request still running after this long, once; 0 = null (off), the default */
     cfg_backoff_t backoff;
     uint64_t max_requests;   /* 0 = never recycle */
     uint64_t max_requests_jitter;
@@ -97,6 +110,8 @@ typedef struct cfg_pool {
     cfg_kvs_t env;           /* extra environment, in file order */
     int clear_env;           /* keep only PATH, HOME, LANG, TZ from the parent */
     char *user;              /* NULL = don't change user */
+    cfg_identity_t *run_as;  /* `user` resolved by config_check_runtime when uhw runs as root: switch to it
+                              * before exec; NULL: workers run as uhw's own user */
     cfg_kvs_t settings;      /* sent to workers as Configure */
     cfg_pos_t pos;           /* the pool's mapping in the file */
 } cfg_pool_t;
@@ -106,6 +121,11 @@ typedef struct cfg_victims {
     uint64_t max_body;       /* default 64KiB */
     cfg_strs_t redact_headers; /* lower-cased; default [authorization, cookie] */
     char **command;          /* NULL, or NULL-terminated argv (a string becomes /bin/sh -c STRING) */
+    int command_shell;       /* 1 when command was a string */
+    char *user;              /* command runs as this user when uhw runs as root; NULL: as the user of the
+                              * pool whose worker died */
+    cfg_pos_t user_pos;      /* where user was written, for `uhw check` errors */
+    cfg_identity_t *run_as;  /* `user` resolved as for pools; NULL: use run_as of the pool whose worker died */
 } cfg_victims_t;
 
 typedef struct uhw_config {
@@ -113,7 +133,10 @@ typedef struct uhw_config {
     char *dir;               /* absolute directory of the file */
     cfg_listen_t *listen;    /* default [127.0.0.1:8080] */
     size_t nlisten;
+    cfg_strs_t listen_args;  /* the `--listen` addresses that replaced the file's listen (config_set_listen), as
+                              * given; none: listen is the file's. A reload applies them to the new file too. */
     char *control;           /* absolute socket path; default "uhw.sock" next to the YAML */
+    cfg_pos_t control_pos;   /* where control was written; 1:1 when defaulted */
     unsigned max_pending;    /* default 1000 */
     uint64_t max_body;       /* default 10MiB */
     uint64_t shutdown_timeout_ms; /* default 10s */
@@ -140,25 +163,40 @@ void cfg_errors_add(cfg_errors_t *errs, const char *file, cfg_pos_t pos, const c
 /* Reads and validates `path`. Returns the config, or NULL with every problem in `errs`
  * (a file that cannot be opened is one error, "FILE: cannot open: reason"). */
 uhw_config_t *config_load(const char *path, cfg_errors_t *errs);
+/* The same for `len` bytes of YAML (no NUL needed) read from the file `name`: `name` prefixes
+ * the messages and its directory is what relative paths are relative to, so it must exist. */
+uhw_config_t *config_load_buffer(const char *name, const char *text, size_t len, cfg_errors_t *errs);
 void config_free(uhw_config_t *cfg);
+
+/* Replaces cfg->listen with `n` addresses given on the command line (`uhw serve --listen ADDR`,
+ * repeatable), in the syntax of listen's strings: HOST:PORT, [IPv6]:PORT or a port. Errors name
+ * the option ("--listen: invalid listen address ..."). Returns 0, or -1 leaving cfg as it was. */
+int config_set_listen(uhw_config_t *cfg, char *const *addrs, size_t n, cfg_errors_t *errs);
 
 /* Checks what can only be checked on this machine: each pool's command exists and is
  * executable (searched on PATH with `self_dir` first, as the workers will see it), each
- * pool's cwd is a directory, static dirs exist, TLS files are readable, each `user` exists,
- * and — when uhw runs as root — every pool says which user its workers run as (`user: root`
- * included: root is never assumed). Appends errors; returns how many it added.
+ * pool's cwd is a directory, static dirs exist, TLS files are readable, each `user` (and
+ * victims.user) exists, the control socket's directory exists and nothing but a socket is at
+ * its path (uhw would replace it), and — when uhw runs as root — every pool says which user its
+ * workers run as (`user: root` included: root is never assumed). As root it also stores each user's
+ * identity in run_as (freed by config_free). Appends errors; returns how many it added.
  * `self_dir` is the directory of the running uhw, or NULL. */
-size_t config_check_runtime(const uhw_config_t *cfg, const char *self_dir, cfg_errors_t *errs);
+size_t config_check_runtime(uhw_config_t *cfg, const char *self_dir, cfg_errors_t *errs);
 
 /* What differs between two versions of a pool, as far as a reload is concerned. */
 enum {
-    CFG_DIFF_PROCESS = 1,  /* command, env, cwd, user, concurrency: workers must be replaced */
+    CFG_DIFF_PROCESS = 1,  /* command, env, cwd, user (or its identity), concurrency: workers must be replaced */
     CFG_DIFF_SLOTS = 2,    /* the number of workers */
     CFG_DIFF_SETTINGS = 4, /* only sent to workers (Configure) */
     CFG_DIFF_LIVE = 8,     /* routes, timeouts, limits, backoff...: read by the supervisor as it goes */
 };
 /* Returns a mask of CFG_DIFF_* (0 when the pools are the same). */
 unsigned config_pool_diff(const cfg_pool_t *a, const cfg_pool_t *b);
+
+/* The configuration as YAML that config_load reads back to the same configuration: every key,
+ * defaults included, durations and sizes in their unit syntax (30s, 16MiB), paths absolute.
+ * Returns a string to free, or NULL with the reason in `errs` (a path that is not UTF-8). */
+char *config_dump(const uhw_config_t *cfg, cfg_errors_t *errs);
 
 /* Total worker count over all pools. */
 unsigned config_total_workers(const uhw_config_t *cfg);

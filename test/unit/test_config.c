@@ -15,8 +15,13 @@
 #include <string.h>
 
 #include <ftw.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -283,12 +288,16 @@ static void check_full_top(const uhw_config_t *cfg, const char *dir)
     assert_string_equal(cfg->victims.command[1], "-c");
     assert_string_equal(cfg->victims.command[2], "logger -t uhw-victim");
     assert_null(cfg->victims.command[3]);
+    assert_int_equal(cfg->victims.command_shell, 1);
+    assert_string_equal(cfg->victims.user, "nobody");
+    assert_int_equal(cfg->victims.user_pos.line, 24);
+    assert_int_equal(cfg->victims.user_pos.col, 9);
 }
 
 static void check_full_api(const cfg_pool_t *p, const char *dir)
 {
     assert_string_equal(p->name, "api");
-    assert_int_equal(p->pos.line, 25);
+    assert_int_equal(p->pos.line, 26);
     assert_int_equal(p->pos.col, 5);
     assert_int_equal(p->argc, 3);
     assert_path(p->argv[0], dir, "/workers/hello");
@@ -297,7 +306,7 @@ static void check_full_api(const cfg_pool_t *p, const char *dir)
     assert_null(p->argv[3]);
     assert_int_equal(p->shell, 0);
     assert_string_equal(p->command_text, "./workers/hello");
-    assert_int_equal(p->command_pos.line, 26);
+    assert_int_equal(p->command_pos.line, 27);
     assert_int_equal(p->command_pos.col, 14);
     assert_int_equal(p->workers, 8);
 
@@ -319,6 +328,7 @@ static void check_full_api(const cfg_pool_t *p, const char *dir)
     assert_int_equal(p->max_restarts, 0);
     assert_int_equal(p->restart_window_ms, 3600000);
     assert_int_equal(p->degraded_retry_ms, 60000);
+    assert_int_equal(p->slow_log_ms, 5000);
     assert_int_equal(p->backoff.initial_ms, 50);
     assert_int_equal(p->backoff.max_ms, 10000);
     assert_true(p->backoff.multiplier == 1.5);
@@ -331,7 +341,7 @@ static void check_full_api(const cfg_pool_t *p, const char *dir)
     assert_int_equal(p->graceful_timeout_ms, 20000);
     assert_int_equal(p->kill_timeout_ms, 1000);
     assert_path(p->cwd, dir, "/data");
-    assert_int_equal(p->cwd_pos.line, 44);
+    assert_int_equal(p->cwd_pos.line, 46);
 
     assert_int_equal(p->env.len, 3);
     assert_string_equal(p->env.items[0].key, "GREETING");
@@ -416,6 +426,8 @@ static void test_minimal_defaults(void **state)
     assert_string_equal(cfg->victims.redact_headers.items[0], "authorization");
     assert_string_equal(cfg->victims.redact_headers.items[1], "cookie");
     assert_null(cfg->victims.command);
+    assert_int_equal(cfg->victims.command_shell, 0);
+    assert_null(cfg->victims.user);
 
     assert_int_equal(cfg->npools, 1);
     const cfg_pool_t *p = &cfg->pools[0];
@@ -432,6 +444,7 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(p->max_restarts, 10);
     assert_int_equal(p->restart_window_ms, 300000);
     assert_int_equal(p->degraded_retry_ms, 0);
+    assert_int_equal(p->slow_log_ms, 0);
     assert_int_equal(p->backoff.initial_ms, 100);
     assert_int_equal(p->backoff.max_ms, 30000);
     assert_true(p->backoff.multiplier == 2.0);
@@ -462,12 +475,13 @@ static void test_nulls_and_partial_maps(void **state)
     uhw_config_t *cfg = expect_ok(s->dir,
                                   "access_log: \"-\"\n"
                                   "health: ~\n"
-                                  "victims: {log: null, command: }\n"
+                                  "victims: {log: null, command: , user: ~}\n"
                                   "listen: \"[::1]:0\"\n"
                                   "pools:\n"
                                   "  - name: a\n"
                                   "    command: [/bin/true]\n"
                                   "    degraded_retry: null\n"
+                                  "    slow_log: null\n"
                                   "    user:\n"
                                   "    backoff: {max: 1m}\n"
                                   "    workers: \"2\"\n",
@@ -480,6 +494,8 @@ static void test_nulls_and_partial_maps(void **state)
     assert_string_equal(cfg->listen[0].host, "::1");
     assert_int_equal(cfg->listen[0].port, 0);
     assert_int_equal(cfg->pools[0].degraded_retry_ms, 0);
+    assert_int_equal(cfg->pools[0].slow_log_ms, 0);
+    assert_null(cfg->victims.user);
     assert_null(cfg->pools[0].user);
     assert_int_equal(cfg->pools[0].backoff.max_ms, 60000);
     assert_int_equal(cfg->pools[0].backoff.initial_ms, 100);
@@ -519,6 +535,7 @@ static void test_path_resolution(void **state)
     assert_path(cfg->victims.command[0], dir, "/bin/report");
     assert_string_equal(cfg->victims.command[1], "--json");
     assert_null(cfg->victims.command[2]);
+    assert_int_equal(cfg->victims.command_shell, 0);
     assert_path(cfg->pools[0].argv[0], parent, "/w/worker.sh");
     assert_string_equal(cfg->pools[0].command_text, "../w/worker.sh");
     assert_string_equal(cfg->pools[0].cwd, dir);
@@ -528,6 +545,47 @@ static void test_path_resolution(void **state)
     free(parent);
     free(dir);
     free(path);
+}
+
+/* Text in memory: only `len` bytes count, `name` prefixes messages and anchors relative paths. */
+static void test_load_buffer(void **state)
+{
+    scratch_t *s = *state;
+    static const char text[] = "pools:\n  - {name: a, command: [./w]}\nmax_pending: 0\n";
+    char *name, *dir = realpath(s->dir, NULL);
+    assert_true(asprintf(&name, "%s/in-memory.yaml", s->dir) > 0);
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    uhw_config_t *cfg = config_load_buffer(name, text, strlen(text) - strlen("max_pending: 0\n"), &errs);
+    print_errors(&errs);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->path, name);
+    assert_path(cfg->pools[0].argv[0], dir, "/w");
+    assert_int_equal(cfg->max_pending, 1000);
+    config_free(cfg);
+
+    assert_null(config_load_buffer(name, text, strlen(text), &errs));
+    assert_int_equal(errs.len, 1);
+    assert_error(&errs, name, "3:14: max_pending must be at least 1, got 0");
+    cfg_errors_free(&errs);
+
+    /* A NUL inside the text is the YAML reader's business, not the end of the text. */
+    static const char nul[] = "pools:\n  - {name: a, command: x}\n\0\n";
+    assert_null(config_load_buffer(name, nul, sizeof(nul) - 1, &errs));
+    assert_int_equal(errs.len, 1);
+    assert_error(&errs, name, "3:1: cannot read the file: control characters are not allowed*");
+    cfg_errors_free(&errs);
+    static const char utf8[] = "pools:\n  - {name: \xc3\xa9\xff}\n"; /* é then a byte that starts nothing */
+    assert_null(config_load_buffer(name, utf8, sizeof(utf8) - 1, &errs));
+    assert_int_equal(errs.len, 1);
+    assert_error(&errs, name, "2:13: cannot read the file: invalid leading UTF-8 octet at byte 20");
+    cfg_errors_free(&errs);
+
+    assert_null(config_load_buffer("/no-such-dir/x.yaml", text, 10, &errs));
+    assert_string_equal(errs.items[0], "/no-such-dir/x.yaml: cannot resolve its directory: No such file or directory");
+    cfg_errors_free(&errs);
+    free(name);
+    free(dir);
 }
 
 /* ------------------------------------------------------------------ mistakes */
@@ -731,6 +789,15 @@ static void test_value_mistakes(void **state)
     expect_errors(d, POOL "timeout: 1000h\n", 1, "4:14: pool 'a': timeout must be between*");
     expect_errors(d, POOL "restart_window: 0ms\n", 1, "4:21: pool 'a': restart_window must be greater than 0*");
     expect_errors(d, POOL "degraded_retry: 0s\n", 1, "4:21: pool 'a': degraded_retry must be greater than 0 (null*");
+    expect_errors(d, POOL "slow_log: 0s\n", 1, "4:15: pool 'a': slow_log must be greater than 0 (null turns it off)*");
+    expect_errors(d, POOL "slow_log: 5\n", 1, "4:15: pool 'a': slow_log must be a duration, got '5': duration needs*");
+    expect_errors(d, POOL "slow_log: 31d\n", 1, "4:15: pool 'a': slow_log must be a duration such as 30s*");
+    expect_errors(d, POOL "slowlog: 5s\n", 1, "4:5: unknown key 'slowlog' in pool 'a' (did you mean 'slow_log'?)");
+    expect_errors(d, "victims: {user: ''}\n" POOL "workers: 1\n", 1, "1:17: victims.user must not be empty");
+    expect_errors(d, "victims: {user: [a]}\n" POOL "workers: 1\n", 1,
+                  "1:17: victims.user must be a string or null, got a list");
+    expect_errors(d, "victims: {usr: a}\n" POOL "workers: 1\n", 1,
+                  "1:11: unknown key 'usr' in victims (did you mean 'user'?)");
     expect_errors(d, POOL "backoff: {multiplier: 0.5}\n", 1,
                   "4:27: pool 'a': backoff.multiplier must be a number from 1 to 100, got '0.5'");
     expect_errors(d, POOL "backoff: {multiplier: 101}\n", 1, "4:27: pool 'a': backoff.multiplier must be*");
@@ -803,6 +870,368 @@ static void test_errors_free_everything(void **state)
                   2, "17:5: pool 'c' has no routes, but pool 'b' (at 15:5)*");
 }
 
+static char *dump_round_trip(const uhw_config_t *cfg, const char *dir);
+
+/* --listen replaces the file's listen, with the syntax of its strings and errors naming the option. */
+static void test_set_listen(void **state)
+{
+    scratch_t *s = *state;
+    char *path;
+    uhw_config_t *cfg = expect_ok(s->dir, "listen: [127.0.0.1:8080, {port: 8443, tls: {cert: c, key: k}}]\n"
+                                          "pools:\n  - {name: a, command: [/bin/true]}\n", &path);
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    assert_int_equal(config_set_listen(cfg, NULL, 0, &errs), 0); /* none given: the file's stay */
+    assert_int_equal(cfg->nlisten, 2);
+    assert_int_equal(cfg->listen_args.len, 0);
+
+    char *bad[] = {"9090", "example.com:80", "[::1]:8081", "127.0.0.1:9090", "localhost:9090", "::1:80", ""};
+    assert_int_equal(config_set_listen(cfg, bad, 7, &errs), -1);
+    assert_int_equal(errs.len, 5);
+    assert_string_equal(errs.items[0], "--listen: invalid listen address 'example.com:80': 'example.com' is not an "
+                                       "IPv4 address (use an IPv4 address, [IPv6], localhost or *; host names are not "
+                                       "resolved)");
+    assert_string_equal(errs.items[1], "--listen: duplicate listen address '127.0.0.1:9090' (the same as '9090')");
+    assert_string_equal(errs.items[2], "--listen: duplicate listen address 'localhost:9090' (the same as '9090')");
+    assert_string_equal(errs.items[3], "--listen: invalid listen address '::1:80': put an IPv6 address in brackets, "
+                                       "e.g. [::1]:8080");
+    assert_string_equal(errs.items[4], "--listen: invalid listen address '': expected HOST:PORT, [IPv6]:PORT or a "
+                                       "port number");
+    assert_int_equal(cfg->nlisten, 2); /* refused: nothing changed */
+    assert_string_equal(cfg->listen[1].tls_cert + strlen(cfg->listen[1].tls_cert) - 2, "/c");
+    cfg_errors_free(&errs);
+
+    char *good[] = {"9090", "[::1]:0", "0", "*:8080"};
+    assert_int_equal(config_set_listen(cfg, good, 4, &errs), 0);
+    assert_int_equal(errs.len, 0);
+    assert_int_equal(cfg->nlisten, 4);
+    assert_string_equal(cfg->listen[0].text, "9090");
+    assert_string_equal(cfg->listen[0].host, "127.0.0.1");
+    assert_int_equal(cfg->listen[0].port, 9090);
+    assert_null(cfg->listen[0].tls_cert);
+    assert_string_equal(cfg->listen[1].host, "::1");
+    assert_int_equal(cfg->listen[1].port, 0);
+    assert_string_equal(cfg->listen[2].host, "127.0.0.1"); /* port 0 twice is fine: each gets its own port */
+    assert_string_equal(cfg->listen[3].host, "0.0.0.0");
+    assert_int_equal(cfg->listen_args.len, 4);
+    assert_string_equal(cfg->listen_args.items[3], "*:8080");
+
+    /* What a reload does: the new file gets the same addresses, from the running config's own list. */
+    assert_int_equal(config_set_listen(cfg, cfg->listen_args.items, cfg->listen_args.len, &errs), 0);
+    assert_int_equal(cfg->nlisten, 4);
+    assert_string_equal(cfg->listen_args.items[0], "9090");
+
+    /* The dump shows the addresses in use. */
+    char *text = dump_round_trip(cfg, s->dir);
+    assert_non_null(strstr(text, "listen:\n- 127.0.0.1:9090\n- '[::1]:0'\n- 127.0.0.1:0\n- 0.0.0.0:8080\ncontrol:"));
+    free(text);
+    config_free(cfg);
+    free(path);
+}
+
+/* ------------------------------------------------------------------ reload diff */
+
+/* config_pool_diff of pool 'a' written with keys `before`, then with keys `after` (command
+ * [/bin/true] unless they say otherwise). */
+static unsigned diff_of(const char *dir, const char *before, const char *after)
+{
+    char *yaml, *path;
+    uhw_config_t *cfg[2];
+    const char *keys[2] = {before, after};
+    for (int i = 0; i < 2; ++i) {
+        const char *command = strstr(keys[i], "command:") == NULL ? "    command: [/bin/true]\n" : "";
+        assert_true(asprintf(&yaml, "pools:\n  - name: a\n%s%s", command, keys[i]) > 0);
+        cfg[i] = expect_ok(dir, yaml, &path);
+        free(yaml);
+        free(path);
+    }
+    unsigned d = config_pool_diff(&cfg[0]->pools[0], &cfg[1]->pools[0]);
+    config_free(cfg[0]);
+    config_free(cfg[1]);
+    return d;
+}
+
+static void test_pool_diff(void **state)
+{
+    const char *d = ((scratch_t *)*state)->dir;
+    assert_int_equal(diff_of(d, "    timeout: 5s\n", "    timeout: 5000ms\n"), 0);
+    assert_int_equal(diff_of(d, "", "    command: [/bin/false]\n"), CFG_DIFF_PROCESS);
+    assert_int_equal(diff_of(d, "", "    env: {A: 1}\n"), CFG_DIFF_PROCESS);
+    assert_int_equal(diff_of(d, "", "    user: nobody\n"), CFG_DIFF_PROCESS);
+    assert_int_equal(diff_of(d, "", "    concurrency: 2\n"), CFG_DIFF_PROCESS);
+    assert_int_equal(diff_of(d, "", "    workers: 2\n"), CFG_DIFF_SLOTS);
+    assert_int_equal(diff_of(d, "", "    settings: {k: v}\n"), CFG_DIFF_SETTINGS);
+    assert_int_equal(diff_of(d, "", "    slow_log: 5s\n"), CFG_DIFF_LIVE);
+    assert_int_equal(diff_of(d, "    slow_log: 5s\n", "    slow_log: 6s\n"), CFG_DIFF_LIVE);
+    assert_int_equal(diff_of(d, "", "    routes: [/x]\n"), CFG_DIFF_LIVE);
+    assert_int_equal(diff_of(d, "", "    backoff: {multiplier: 3}\n"), CFG_DIFF_LIVE);
+    assert_int_equal(diff_of(d, "    workers: 1\n", "    workers: 2\n    settings: {k: v}\n    timeout: 1s\n"),
+                     CFG_DIFF_SLOTS | CFG_DIFF_SETTINGS | CFG_DIFF_LIVE);
+}
+
+/* ------------------------------------------------------------------ dump */
+
+static void assert_same_str(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        assert_true(a == b);
+    else
+        assert_string_equal(a, b);
+}
+
+static void assert_same_argv(char *const *a, char *const *b)
+{
+    if (a == NULL || b == NULL) {
+        assert_true(a == b);
+        return;
+    }
+    for (; *a != NULL && *b != NULL; ++a, ++b)
+        assert_string_equal(*a, *b);
+    assert_true(*a == NULL && *b == NULL);
+}
+
+static void assert_same_kvs(const cfg_kvs_t *a, const cfg_kvs_t *b)
+{
+    assert_int_equal(a->len, b->len);
+    for (size_t i = 0; i < a->len; ++i) {
+        assert_string_equal(a->items[i].key, b->items[i].key);
+        assert_string_equal(a->items[i].value, b->items[i].value);
+    }
+}
+
+/* Every value two configs hold (not where they were written, nor their spelling). */
+static void assert_same_config(const uhw_config_t *a, const uhw_config_t *b)
+{
+    assert_int_equal(a->nlisten, b->nlisten);
+    for (size_t i = 0; i < a->nlisten; ++i) {
+        assert_string_equal(a->listen[i].host, b->listen[i].host);
+        assert_int_equal(a->listen[i].port, b->listen[i].port);
+        assert_same_str(a->listen[i].tls_cert, b->listen[i].tls_cert);
+        assert_same_str(a->listen[i].tls_key, b->listen[i].tls_key);
+    }
+    assert_string_equal(a->control, b->control);
+    assert_int_equal(a->max_pending, b->max_pending);
+    assert_int_equal(a->max_body, b->max_body);
+    assert_int_equal(a->shutdown_timeout_ms, b->shutdown_timeout_ms);
+    assert_same_str(a->health, b->health);
+    assert_same_str(a->access_log, b->access_log);
+    assert_int_equal(a->nstatics, b->nstatics);
+    for (size_t i = 0; i < a->nstatics; ++i) {
+        assert_string_equal(a->statics[i].prefix, b->statics[i].prefix);
+        assert_string_equal(a->statics[i].dir, b->statics[i].dir);
+    }
+    assert_same_str(a->victims.log, b->victims.log);
+    assert_int_equal(a->victims.max_body, b->victims.max_body);
+    assert_int_equal(a->victims.redact_headers.len, b->victims.redact_headers.len);
+    for (size_t i = 0; i < a->victims.redact_headers.len; ++i)
+        assert_string_equal(a->victims.redact_headers.items[i], b->victims.redact_headers.items[i]);
+    assert_same_argv(a->victims.command, b->victims.command);
+    assert_int_equal(a->victims.command_shell, b->victims.command_shell);
+    assert_same_str(a->victims.user, b->victims.user);
+    assert_int_equal(a->npools, b->npools);
+    for (size_t i = 0; i < a->npools; ++i) {
+        const cfg_pool_t *p = &a->pools[i], *q = &b->pools[i];
+        assert_string_equal(p->name, q->name);
+        assert_same_argv(p->argv, q->argv);
+        assert_int_equal(p->argc, q->argc);
+        assert_int_equal(p->shell, q->shell);
+        assert_int_equal(p->workers, q->workers);
+        assert_int_equal(p->nroutes, q->nroutes);
+        for (size_t j = 0; j < p->nroutes; ++j) {
+            assert_string_equal(p->routes[j].text, q->routes[j].text);
+            assert_string_equal(p->routes[j].path, q->routes[j].path);
+            assert_int_equal(p->routes[j].prefix, q->routes[j].prefix);
+        }
+        assert_same_kvs(&p->env, &q->env);
+        assert_same_kvs(&p->settings, &q->settings);
+        assert_same_str(p->user, q->user);
+        assert_string_equal(p->cwd, q->cwd);
+        assert_int_equal(config_pool_diff(p, q), 0); /* every other value of the pool */
+        assert_int_equal(p->slow_log_ms, q->slow_log_ms);
+        assert_true(p->backoff.multiplier == q->backoff.multiplier);
+    }
+}
+
+/* Dumps `cfg`, loads the dump back as DIR/dump.yaml and checks it is the same configuration,
+ * dumped the same. Returns the dump (caller frees). */
+static char *dump_round_trip(const uhw_config_t *cfg, const char *dir)
+{
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    char *text = config_dump(cfg, &errs);
+    print_errors(&errs);
+    assert_non_null(text);
+    char *name;
+    assert_true(asprintf(&name, "%s/dump.yaml", dir) > 0);
+    uhw_config_t *again = config_load_buffer(name, text, strlen(text), &errs);
+    if (again == NULL) {
+        print_message("the dump does not load:\n%s\n", text);
+        print_errors(&errs);
+        fail();
+    }
+    assert_same_config(cfg, again);
+    char *text2 = config_dump(again, &errs);
+    assert_non_null(text2);
+    assert_string_equal(text, text2);
+    free(text2);
+    config_free(again);
+    cfg_errors_free(&errs);
+    free(name);
+    return text;
+}
+
+/* The dump of a fixture is test/fixtures/config/NAME.dump.yaml, with @DIR@ for the fixtures' directory. */
+static void check_dump_fixture(const char *name)
+{
+    char *yaml, *expected_file, *dir = abs_fixture_dir();
+    assert_true(asprintf(&yaml, FIXTURES "%s.yaml", name) > 0);
+    assert_true(asprintf(&expected_file, FIXTURES "%s.dump.yaml", name) > 0);
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    uhw_config_t *cfg = config_load(yaml, &errs);
+    print_errors(&errs);
+    assert_non_null(cfg);
+    char *text = dump_round_trip(cfg, "/tmp");
+
+    FILE *f = fopen(expected_file, "r");
+    assert_non_null(f);
+    char line[4096], *expected = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&expected, &len);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *at = strstr(line, "@DIR@");
+        if (at != NULL)
+            fprintf(out, "%.*s%s%s", (int)(at - line), line, dir, at + 5);
+        else
+            fputs(line, out);
+    }
+    fclose(f);
+    fclose(out);
+    assert_string_equal(text, expected);
+    free(expected);
+    free(text);
+    config_free(cfg);
+    cfg_errors_free(&errs);
+    free(yaml);
+    free(expected_file);
+    free(dir);
+}
+
+static void test_dump_full(void **state)
+{
+    (void)state;
+    check_dump_fixture("full");
+}
+
+static void test_dump_minimal(void **state)
+{
+    (void)state;
+    check_dump_fixture("minimal");
+}
+
+/* Strings that YAML would read as something else, or cannot write plain, survive a dump. */
+static void test_dump_strings(void **state)
+{
+    scratch_t *s = *state;
+    char *path;
+    uhw_config_t *cfg = expect_ok(s->dir,
+                                  "health: '/a: b # c'\n"
+                                  "access_log: \"-\"\n"
+                                  "static: {\"/x y/\": \"./d'ir\\\"\", \"/[a]/\": '{b}'}\n"
+                                  "victims: {command: [\"it's\", \"a \\\"b\\\"\", \"- x\"], user: \"null\","
+                                  " redact_headers: ['x-a: b', '&anchor', '*alias']}\n"
+                                  "pools:\n"
+                                  "  - name: a\n"
+                                  "    command: \"printf '%s\\\\n' \\\"$X\\\"\\n  # and a second line\\n\"\n"
+                                  "    routes: ['/a b', '/é/**', '/:x', '/[x]']\n"
+                                  "    user: '~'\n"
+                                  "    env:\n"
+                                  "      NULL_WORD: 'null'\n"
+                                  "      TILDE: '~'\n"
+                                  "      EMPTY: ''\n"
+                                  "      SPACES: '  both ends  '\n"
+                                  "      NEWLINES: \"a\\nb\\n\\nc\\n\"\n"
+                                  "      TAB: \"a\\tb\"\n"
+                                  "      CTRL: \"\\x01\\x7f\\u0085\\u2028\\ufeff\"\n"
+                                  "      UNICODE: \"é 日本 \\U0001F600\"\n"
+                                  "      QUOTES: \"'\\\"'\"\n"
+                                  "      COLON: 'a: b'\n"
+                                  "      HASH: '# not a comment'\n"
+                                  "      BOOLISH: 'yes'\n"
+                                  "      NUMBER: '0x1F'\n"
+                                  "      FLOW: '[a, {b: c}]'\n"
+                                  "      TAGGED: '!!str x'\n"
+                                  "      PERCENT: '%YAML 1.1'\n"
+                                  "      DOC: '---'\n"
+                                  "      BACKSLASH: 'C:\\dir\\'\n"
+                                  "    settings: {' ': x, '~': 'null', 'k: v': '', 'multi\\nline': \"\\n\"}\n"
+                                  "  - name: b\n"
+                                  "    command: [/bin/true, '', ' ', '\"']\n"
+                                  "    routes: [/b]\n"
+                                  "    backoff: {multiplier: 1.0000000000000002}\n"
+                                  "  - name: c\n"
+                                  "    command: [/bin/true]\n"
+                                  "    routes: [/c]\n"
+                                  "    backoff: {multiplier: 99.99}\n",
+                                  &path);
+    /* the loader read what was meant */
+    assert_string_equal(cfg->health, "/a: b # c");
+    assert_string_equal(cfg->victims.user, "null");
+    assert_string_equal(cfg->pools[0].user, "~");
+    assert_string_equal(cfg->pools[0].argv[2], "printf '%s\\n' \"$X\"\n  # and a second line\n");
+    assert_string_equal(cfg->pools[0].env.items[4].value, "a\nb\n\nc\n");
+    assert_string_equal(cfg->pools[0].env.items[6].value, "\x01\x7f\xc2\x85\xe2\x80\xa8\xef\xbb\xbf");
+    assert_string_equal(cfg->pools[0].env.items[7].value, "é 日本 \xf0\x9f\x98\x80");
+    assert_string_equal(cfg->pools[0].settings.items[0].key, " ");
+    assert_string_equal(cfg->pools[0].settings.items[1].key, "~");
+    assert_string_equal(cfg->pools[1].argv[1], "");
+    assert_true(cfg->pools[1].backoff.multiplier > 1.0);
+    char *text = dump_round_trip(cfg, s->dir);
+    assert_non_null(strstr(text, "user: \"null\"")); /* quoted: plain null would read as null */
+    /* Unicode is written as is, not escaped (libyaml 0.2.5 escapes only what is beyond U+FFFF). */
+    assert_non_null(strstr(text, "UNICODE: \"é 日本 \\U0001F600\""));
+    assert_non_null(strstr(text, "multiplier: 1.0000000000000002,")); /* the shortest exact spelling */
+    assert_non_null(strstr(text, "multiplier: 99.99,"));
+    free(text);
+    config_free(cfg);
+    free(path);
+
+    /* Keys YAML cannot write as simple keys (over 128 characters, or on several lines). */
+    char long_key[201], *yaml;
+    memset(long_key, 'k', 200);
+    long_key[200] = '\0';
+    assert_true(asprintf(&yaml, "static: {'/%s/': /x}\npools:\n  - name: a\n    command: [/bin/true]\n"
+                                "    settings: {%s: v, \"two\\nlines\": w}\n", long_key, long_key) > 0);
+    cfg = expect_ok(s->dir, yaml, &path);
+    assert_string_equal(cfg->pools[0].settings.items[1].key, "two\nlines");
+    text = dump_round_trip(cfg, s->dir);
+    assert_non_null(strstr(text, "? kkkk")); /* the explicit-key form */
+    free(text);
+    config_free(cfg);
+    free(path);
+    free(yaml);
+}
+
+/* A configuration that cannot be written as YAML (a directory whose name is not UTF-8) is an
+ * error, not a broken dump. */
+static void test_dump_not_utf8(void **state)
+{
+    scratch_t *s = *state;
+    char *dir, *path;
+    assert_true(asprintf(&dir, "%s/bad-\xff", s->dir) > 0);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    uhw_config_t *cfg = expect_ok(dir, "pools:\n  - {name: a, command: [/bin/true]}\n", &path);
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    assert_null(config_dump(cfg, &errs));
+    assert_int_equal(errs.len, 1);
+    assert_error(&errs, path, " cannot dump the configuration: *UTF-8*");
+    cfg_errors_free(&errs);
+    config_free(cfg);
+    free(path);
+    free(dir);
+}
+
 /* ------------------------------------------------------------------ runtime checks */
 
 static void test_runtime_check(void **state)
@@ -868,38 +1297,242 @@ static void test_runtime_check(void **state)
     free(bin);
 }
 
-/* `user` must name an existing account; as root, a pool must name one. */
-static void test_runtime_user(void **state)
+/* The errors config_check_runtime finds for `control: CONTROL` (omitted when NULL) in DIR/pools.yaml. */
+static size_t control_errors(const char *dir, const char *control, cfg_errors_t *errs, char **path)
+{
+    char *yaml;
+    if (control != NULL)
+        assert_true(asprintf(&yaml, "pools:\n  - {name: a, command: [/bin/true], user: root, cwd: /}\n"
+                                    "control: %s\n", control) > 0);
+    else
+        assert_true(asprintf(&yaml, "pools:\n  - {name: a, command: [/bin/true], user: root, cwd: /}\n") > 0);
+    uhw_config_t *cfg = load_text(dir, yaml, errs, path);
+    assert_non_null(cfg);
+    size_t n = config_check_runtime(cfg, NULL, errs);
+    config_free(cfg);
+    free(yaml);
+    return n;
+}
+
+/* control names a socket uhw may replace: anything else there is refused, untouched. */
+static void test_runtime_control(void **state)
 {
     scratch_t *s = *state;
-    char *yaml, *path;
-    assert_true(asprintf(&yaml, "pools:\n"
-                                "  - name: named\n"
-                                "    command: [/bin/true]\n"
-                                "    user: root\n"
-                                "    routes: [/a]\n"
-                                "  - name: ghost\n"
-                                "    command: [/bin/true]\n"
-                                "    user: uhw-no-such-user\n"
-                                "    routes: [/b]\n"
-                                "  - name: unnamed\n"
-                                "    command: [/bin/true]\n") > 0);
+    cfg_errors_t errs;
+    char *path, *sock, *link;
+    cfg_errors_init(&errs);
+    free(write_file(s->dir, "precious.txt", "keep me\n", 0644));
+    assert_true(asprintf(&sock, "%s/a-dir", s->dir) > 0);
+    assert_int_equal(mkdir(sock, 0755), 0);
+    free(sock);
+    assert_true(asprintf(&sock, "%s/live.sock", s->dir) > 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_true(asprintf(&link, "%s/link.sock", s->dir) > 0);
+    assert_int_equal(symlink(sock, link), 0);
+
+    assert_int_equal(control_errors(s->dir, "live.sock", &errs, &path), 0); /* a socket: fine */
+    free(path);
+    assert_int_equal(control_errors(s->dir, "new.sock", &errs, &path), 0); /* nothing yet: fine */
+    free(path);
+    assert_int_equal(control_errors(s->dir, "precious.txt", &errs, &path), 1);
+    assert_error(&errs, path, "3:10: control: /*/precious.txt exists and is not a socket; refusing to replace it");
+    cfg_errors_free(&errs);
+    free(path);
+    assert_int_equal(control_errors(s->dir, "a-dir", &errs, &path), 1);
+    assert_error(&errs, path, "3:10: control: /*/a-dir exists and is not a socket; refusing to replace it");
+    cfg_errors_free(&errs);
+    free(path);
+    assert_int_equal(control_errors(s->dir, "link.sock", &errs, &path), 1); /* replacing it would drop the link */
+    assert_error(&errs, path, "3:10: control: /*/link.sock exists and is not a socket*");
+    cfg_errors_free(&errs);
+    free(path);
+    assert_int_equal(control_errors(s->dir, "no-such-dir/uhw.sock", &errs, &path), 1);
+    assert_error(&errs, path, "3:10: control: the directory /*/no-such-dir does not exist");
+    cfg_errors_free(&errs);
+    free(path);
+    assert_int_equal(control_errors(s->dir, "precious.txt/uhw.sock", &errs, &path), 1);
+    assert_error(&errs, path, "3:10: control: /*/precious.txt is not a directory");
+    cfg_errors_free(&errs);
+    free(path);
+
+    /* Defaulted: uhw.sock next to the file, and the error at the start of the file. */
+    free(write_file(s->dir, "uhw.sock", "not a socket\n", 0644));
+    assert_int_equal(control_errors(s->dir, NULL, &errs, &path), 1);
+    assert_error(&errs, path, "1:1: control: /*/uhw.sock exists and is not a socket; refusing to replace it");
+    cfg_errors_free(&errs);
+    free(path);
+
+    struct stat st; /* what was refused is left as it was */
+    char *precious;
+    assert_true(asprintf(&precious, "%s/precious.txt", s->dir) > 0);
+    assert_int_equal(stat(precious, &st), 0);
+    assert_true(S_ISREG(st.st_mode) && st.st_size == 8);
+    close(fd);
+    free(precious);
+    free(sock);
+    free(link);
+}
+
+/* Pools and victims naming root, nobody and a user that does not exist. */
+static const char users_yaml[] = "victims: {command: [/bin/cat], user: nobody}\n"
+                                 "pools:\n"
+                                 "  - name: named\n"
+                                 "    command: [/bin/true]\n"
+                                 "    user: root\n"
+                                 "    cwd: /\n"
+                                 "    routes: [/a]\n"
+                                 "  - name: ghost\n"
+                                 "    command: [/bin/true]\n"
+                                 "    user: uhw-no-such-user\n"
+                                 "    cwd: /\n"
+                                 "    routes: [/b]\n"
+                                 "  - name: unnamed\n"
+                                 "    command: [/bin/true]\n"
+                                 "    cwd: /\n"
+                                 "  - name: nobody\n"
+                                 "    command: [/bin/true]\n"
+                                 "    user: nobody\n"
+                                 "    cwd: /\n"
+                                 "    routes: [/n]\n";
+
+/* `id` is `user` as the system has it. */
+static void assert_identity(const cfg_identity_t *id, const char *user)
+{
+    struct passwd *pw = getpwnam(user);
+    assert_non_null(pw);
+    assert_non_null(id);
+    assert_int_equal(id->uid, pw->pw_uid);
+    assert_int_equal(id->gid, pw->pw_gid);
+    assert_string_equal(id->name, user);
+    assert_string_equal(id->home, pw->pw_dir);
+    int primary = 0;
+    for (size_t i = 0; i < id->ngroups; ++i)
+        primary |= id->groups[i] == pw->pw_gid;
+    assert_true(primary); /* setgroups gets the primary group too, as with initgroups */
+}
+
+/* As root: a pool must name its user, every user must exist, and each is resolved. */
+static void test_runtime_user_root(void **state)
+{
+    scratch_t *s = *state;
+    if (geteuid() != 0)
+        skip(); /* test_runtime_user_unprivileged covers what applies then */
+    char *path;
     cfg_errors_t errs;
     cfg_errors_init(&errs);
-    uhw_config_t *cfg = load_text(s->dir, yaml, &errs, &path);
+    uhw_config_t *cfg = load_text(s->dir, users_yaml, &errs, &path);
     assert_non_null(cfg);
-    size_t n = config_check_runtime(cfg, NULL, &errs);
-    assert_error(&errs, path, "6:5: pool 'ghost': user 'uhw-no-such-user' does not exist*");
-    if (geteuid() == 0) {
+    for (int round = 0; round < 2; ++round) { /* a second check replaces what the first resolved */
+        size_t n = config_check_runtime(cfg, NULL, &errs);
+        if (n != 2)
+            print_errors(&errs);
         assert_int_equal(n, 2);
-        assert_error(&errs, path, "10:5: pool 'unnamed': uhw runs as root, so the pool must say which user*");
-    } else {
-        assert_int_equal(n, 1); /* not root: workers simply run as the current user */
+        assert_error(&errs, path, "8:5: pool 'ghost': user 'uhw-no-such-user' does not exist");
+        assert_error(&errs, path, "13:5: pool 'unnamed': uhw runs as root, so the pool must say which user*");
+        assert_identity(cfg->pools[0].run_as, "root");
+        assert_int_equal(cfg->pools[0].run_as->uid, 0);
+        assert_null(cfg->pools[1].run_as);
+        assert_null(cfg->pools[2].run_as);
+        assert_identity(cfg->pools[3].run_as, "nobody");
+        assert_true(cfg->pools[3].run_as->uid != 0);
+        assert_identity(cfg->victims.run_as, "nobody");
+        cfg_errors_free(&errs);
     }
     config_free(cfg);
-    cfg_errors_free(&errs);
-    free(yaml);
     free(path);
+}
+
+/* A victims.user that does not exist is an error where it is written. */
+static void test_runtime_victims_user(void **state)
+{
+    scratch_t *s = *state;
+    char *path;
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    uhw_config_t *cfg = load_text(s->dir,
+                                  "victims:\n  command: [/bin/cat]\n  user: uhw-no-such-user\n"
+                                  "pools:\n  - {name: a, command: [/bin/true], user: root, cwd: /}\n",
+                                  &errs, &path);
+    assert_non_null(cfg);
+    assert_int_equal(config_check_runtime(cfg, NULL, &errs), 1);
+    assert_error(&errs, path, "3:9: victims: user 'uhw-no-such-user' does not exist");
+    assert_null(cfg->victims.run_as);
+    config_free(cfg);
+    cfg_errors_free(&errs);
+    free(path);
+}
+
+/* Checks, in a process that runs as nobody, what test_runtime_user_unprivileged expects;
+ * returns the number of the first check that failed, or 0. */
+static int check_users_unprivileged(uhw_config_t *cfg)
+{
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    size_t n = config_check_runtime(cfg, NULL, &errs);
+    int failed = 0;
+    if (n != 1 || strstr(errs.items[0], "8:5: pool 'ghost': user 'uhw-no-such-user' does not exist") == NULL)
+        failed = 1; /* the missing user still is an error; no "uhw runs as root" */
+    else if (cfg->pools[0].run_as != NULL || cfg->pools[3].run_as != NULL || cfg->victims.run_as != NULL)
+        failed = 2; /* nothing to switch to: workers run as the current user */
+    for (size_t i = 0; i < errs.len && failed != 0; ++i)
+        fprintf(stderr, "  error: %s\n", errs.items[i]);
+    cfg_errors_free(&errs);
+    return failed;
+}
+
+/* Not root (run as nobody): users must exist, but none is resolved and none is required. */
+static void test_runtime_user_unprivileged(void **state)
+{
+    scratch_t *s = *state;
+    char *path;
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    uhw_config_t *cfg = load_text(s->dir, users_yaml, &errs, &path);
+    assert_non_null(cfg);
+    assert_int_equal(chmod(s->dir, 0755), 0); /* nobody looks for the control socket there */
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* a child, so that cmocka's process keeps its privileges */
+        struct passwd *pw = getpwnam("nobody");
+        if (geteuid() == 0 && (pw == NULL || setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+                               setuid(pw->pw_uid) != 0))
+            _exit(10);
+        _exit(geteuid() == 0 ? 11 : check_users_unprivileged(cfg));
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) != 0)
+        fail_msg("check %d failed as nobody", WEXITSTATUS(status));
+    config_free(cfg);
+    cfg_errors_free(&errs);
+    free(path);
+}
+
+/* The same user with another identity (uid, groups, home changed in /etc/passwd) means new workers. */
+static void test_pool_diff_identity(void **state)
+{
+    (void)state;
+    cfg_identity_t a = {.uid = 1, .gid = 2, .groups = (gid_t[]){2, 3}, .ngroups = 2, .name = "u", .home = "/h"};
+    cfg_identity_t b = a;
+    cfg_pool_t p = {.name = "p", .argv = (char *[]){"x", NULL}, .cwd = "/", .user = "u", .run_as = &a};
+    cfg_pool_t q = p;
+    q.run_as = &b;
+    assert_int_equal(config_pool_diff(&p, &q), 0);
+    b.uid = 5;
+    assert_int_equal(config_pool_diff(&p, &q), CFG_DIFF_PROCESS);
+    b = a;
+    b.groups = (gid_t[]){2, 4};
+    assert_int_equal(config_pool_diff(&p, &q), CFG_DIFF_PROCESS);
+    b = a;
+    b.home = "/elsewhere";
+    assert_int_equal(config_pool_diff(&p, &q), CFG_DIFF_PROCESS);
+    q.run_as = NULL; /* resolved, then not (uhw is no longer root) */
+    assert_int_equal(config_pool_diff(&p, &q), CFG_DIFF_PROCESS);
 }
 
 int main(void)
@@ -911,6 +1544,7 @@ int main(void)
         cmocka_unit_test(test_minimal_defaults),
         cmocka_unit_test_setup_teardown(test_nulls_and_partial_maps, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_path_resolution, setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_load_buffer, setup_scratch, teardown_scratch),
         cmocka_unit_test(test_three_errors),
         cmocka_unit_test(test_did_you_mean),
         cmocka_unit_test(test_duplicate_pool_names),
@@ -925,8 +1559,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_value_mistakes, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_route_mistakes, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_errors_free_everything, setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_set_listen, setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_pool_diff, setup_scratch, teardown_scratch),
+        cmocka_unit_test(test_dump_full),
+        cmocka_unit_test(test_dump_minimal),
+        cmocka_unit_test_setup_teardown(test_dump_strings, setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_dump_not_utf8, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_runtime_check, setup_scratch, teardown_scratch),
-        cmocka_unit_test_setup_teardown(test_runtime_user, setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_runtime_control, setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_runtime_user_root, setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_runtime_victims_user, setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_runtime_user_unprivileged, setup_scratch, teardown_scratch),
+        cmocka_unit_test(test_pool_diff_identity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
