@@ -93,6 +93,36 @@ static long query_number(const h2o_req_t *req, const char *key)
     return -1;
 }
 
+/* A request answered later (reload). The client may leave meanwhile: h2o then disposes of the
+ * request, and the hook in its memory pool tells the pending answer not to touch it. */
+typedef struct later {
+    h2o_req_t *req; /* NULL once h2o disposed of it */
+    struct later_hook *hook;
+} later_t;
+
+struct later_hook {
+    later_t *later;
+};
+
+static void later_gone(void *p)
+{
+    struct later_hook *hook = p;
+    if (hook->later != NULL)
+        hook->later->req = NULL;
+}
+
+static void answer_later(void *arg, int status, json_t *result)
+{
+    later_t *l = arg;
+    if (l->req != NULL) {
+        l->hook->later = NULL;
+        reply_json(l->req, status, result);
+    } else {
+        json_decref(result);
+    }
+    free(l);
+}
+
 static int on_control_req(h2o_handler_t *self, h2o_req_t *req)
 {
     control_handler_t *h = (control_handler_t *)self;
@@ -151,9 +181,13 @@ static int on_control_req(h2o_handler_t *self, h2o_req_t *req)
             method_not_allowed(req, "POST");
             return 0;
         }
-        int status = 200;
-        json_t *o = h->ops->reload(h->ctx, &status);
-        reply_json(req, status, o);
+        later_t *l = calloc(1, sizeof(*l));
+        if (l == NULL)
+            abort();
+        l->req = req;
+        l->hook = h2o_mem_alloc_shared(&req->pool, sizeof(*l->hook), later_gone);
+        l->hook->later = l;
+        h->ops->reload(h->ctx, answer_later, l);
         return 0;
     }
     reply_error(req, 404, "Not found",

@@ -19,9 +19,10 @@ typedef struct control_ops {
     char *(*metrics)(void *ctx, size_t *len);
     /* Begins a graceful stop; `wait` asks to be answered once the server has stopped. */
     void (*stop)(void *ctx);
-    /* Reloads; the result is {"result": "reloaded", "changes": [...]} or an error object
-     * with "errors": [...]; *status is 200 or 422. */
-    json_t *(*reload)(void *ctx, int *status);
+    /* Reloads, and calls done(arg, status, result) once it is applied or refused, later (the new
+     * file is validated off the loop): {"result": "reloaded", "changes": [...]} with 200, or an
+     * error object with "errors": [...] and 422. */
+    void (*reload)(void *ctx, void (*done)(void *arg, int status, json_t *result), void *arg);
     /* 0 done, -1 no such pool, -2 refused (the server is starting or stopping), -3 bad argument. */
     int (*restart)(void *ctx, const char *pool);
     int (*scale)(void *ctx, const char *pool, unsigned workers);

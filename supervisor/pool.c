@@ -83,17 +83,15 @@ static uint64_t now(const pool_t *p)
 
 /* ---------------------------------------------------------------- identity */
 
-/* Resolves the pool's `user` when uhw runs as root. */
-static int resolve_user(pool_t *p, char *err, size_t errsz)
+/* The identity its workers switch to: resolved when the config was checked (config_check_runtime,
+ * as root only), so nothing reads the user database on the event loop. */
+static void set_user(pool_t *p)
 {
-    proc_user_free(&p->user);
-    p->change_user = 0;
-    if (p->cfg->user == NULL || geteuid() != 0)
-        return 0; /* not root: workers run as whoever runs uhw (logged once at start) */
-    if (proc_user_resolve(p->cfg->user, &p->user, err, errsz) != 0)
-        return -1;
-    p->change_user = 1;
-    return 0;
+    const cfg_identity_t *id = p->cfg->run_as;
+    p->change_user = id != NULL;
+    if (id != NULL)
+        p->user = (proc_user_t){.uid = id->uid, .gid = id->gid, .groups = id->groups, .ngroups = id->ngroups,
+                                .name = id->name, .home = id->home};
 }
 
 static void set_params(pool_t *p)
@@ -134,9 +132,7 @@ pool_t *pool_create(const cfg_pool_t *cfg, const pool_env_t *env, const pool_eve
     window_init(&p->window);
     utimer_init(&p->retry, on_retry);
     set_params(p);
-    char err[256];
-    if (resolve_user(p, err, sizeof(err)) != 0)
-        log_msg(LOG_ERROR, NULL, "pool '%s': %s", cfg->name, err);
+    set_user(p);
     return p;
 }
 
@@ -149,7 +145,6 @@ void pool_free(pool_t *p)
         timers_cancel(ts, &p->slots[i].respawn);
     timers_cancel(ts, &p->retry);
     window_free(&p->window);
-    proc_user_free(&p->user);
     free(p->slots);
     free(p);
 }
@@ -704,9 +699,7 @@ void pool_apply_config(pool_t *p, const cfg_pool_t *cfg, unsigned diff)
     p->cfg = cfg;
     set_params(p);
     FOR_EACH_WORKER(p, w) worker_set_params(w, &p->params); /* limits apply live */
-    char err[256];
-    if (resolve_user(p, err, sizeof(err)) != 0)
-        log_msg(LOG_ERROR, NULL, "pool '%s': %s", cfg->name, err);
+    set_user(p);
     if (diff & CFG_DIFF_PROCESS)
         ++p->generation; /* before resizing, so new slots start as the new generation */
     if ((diff & CFG_DIFF_SLOTS) || p->nslots != cfg->workers)

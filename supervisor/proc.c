@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,46 +292,6 @@ void proc_env_set_user(proc_env_t *env, const proc_user_t *u)
     proc_env_set(env, "HOME", u->home != NULL ? u->home : "/");
     proc_env_set(env, "USER", u->name);
     proc_env_set(env, "LOGNAME", u->name);
-}
-
-int proc_user_resolve(const char *name, proc_user_t *u, char *err, size_t errsz)
-{
-    memset(u, 0, sizeof(*u));
-    errno = 0;
-    struct passwd *pw = getpwnam(name);
-    if (pw == NULL) {
-        snprintf(err, errsz, "user '%s' does not exist%s%s", name, errno ? ": " : "", errno ? strerror(errno) : "");
-        return -1;
-    }
-    int n = 64;
-    gid_t *groups = NULL;
-    for (;;) {
-        gid_t *g = realloc(groups, (size_t)n * sizeof(*g));
-        if (g == NULL)
-            abort();
-        groups = g;
-        int want = n;
-        if (getgrouplist(name, pw->pw_gid, groups, &want) >= 0) {
-            n = want;
-            break;
-        }
-        n = want > n ? want : n * 2;
-    }
-    u->uid = pw->pw_uid;
-    u->gid = pw->pw_gid;
-    u->groups = groups;
-    u->ngroups = (size_t)n;
-    u->name = xstrdup(name);
-    u->home = xstrdup(pw->pw_dir != NULL && pw->pw_dir[0] != '\0' ? pw->pw_dir : "/");
-    return 0;
-}
-
-void proc_user_free(proc_user_t *u)
-{
-    free((void *)u->groups);
-    free((void *)u->name);
-    free((void *)u->home);
-    memset(u, 0, sizeof(*u));
 }
 
 void proc_sanitize_std_fds(void)

@@ -84,10 +84,6 @@ void proc_env_free(proc_env_t *env);
 
 /* Sets HOME, USER and LOGNAME to those of `u` (after a user switch, not root's). */
 void proc_env_set_user(proc_env_t *env, const proc_user_t *u);
-/* Resolves `name` with getpwnam/getgrouplist into *u (strings and groups malloc'd: proc_user_free).
- * 0, or -1 with a message in err. Blocking NSS calls: never on the event loop. */
-int proc_user_resolve(const char *name, proc_user_t *u, char *err, size_t errsz);
-void proc_user_free(proc_user_t *u);
 
 /* Ensures fds 0, 1, 2 are open (on /dev/null if closed), so pipes never land on them. */
 void proc_sanitize_std_fds(void);

@@ -94,9 +94,11 @@ void reload_compare_front(const uhw_config_t *oc, const uhw_config_t *nc, reload
         reload_note(res, "access_log changed; restart uhw to apply it");
 }
 
-uhw_config_t *reload_load(const char *path, const char *self_dir, reload_result_t *res)
+uhw_config_t *reload_load(const uhw_config_t *current, const char *self_dir, reload_result_t *res)
 {
-    uhw_config_t *nc = config_load(path, &res->errors);
+    uhw_config_t *nc = config_load(current->path, &res->errors);
+    if (nc != NULL && current->listen_args.len != 0)
+        config_set_listen(nc, current->listen_args.items, current->listen_args.len, &res->errors);
     if (nc != NULL)
         config_check_runtime(nc, self_dir, &res->errors);
     if (res->errors.len != 0) {

@@ -31,8 +31,9 @@ void reload_refusal(reload_result_t *res, const char *fmt, ...) __attribute__((f
 /* Notes what differs between `oc` and `nc` in the front end, which h2o fixed at start-up. */
 void reload_compare_front(const uhw_config_t *oc, const uhw_config_t *nc, reload_result_t *res);
 
-/* Loads and validates `path` as a reload would (blocking: call it off the loop). NULL with the
- * errors in res, or the new config. */
-uhw_config_t *reload_load(const char *path, const char *self_dir, reload_result_t *res);
+/* Loads and validates the file of `current` as a reload would, keeping the `--listen` addresses
+ * uhw was started with (blocking: reading YAML, checking commands, resolving users). NULL with
+ * the errors in res, or the new config. */
+uhw_config_t *reload_load(const uhw_config_t *current, const char *self_dir, reload_result_t *res);
 
 #endif

@@ -14,10 +14,12 @@
 #include "server.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -52,6 +54,28 @@ typedef enum stop_stage {
     STOP_FLUSH,   /* the last responses reach their clients (FLUSH_GRACE_MS) */
 } stop_stage_t;
 
+/* Someone waiting for a reload's outcome (the control socket's POST /reload). */
+typedef struct reload_waiter {
+    void (*done)(void *arg, int status, json_t *result);
+    void *arg;
+    struct reload_waiter *next;
+} reload_waiter_t;
+
+/* A reload in progress: the new file is read and validated on a thread (YAML, stat() of commands,
+ * the user database: all blocking), then applied on the loop. One at a time; those who ask while
+ * one runs get its outcome. */
+typedef struct reload_job {
+    int running;
+    pthread_t thread;
+    const uhw_config_t *current; /* read-only for the thread: only the loop replaces it, after the join */
+    const char *self_dir;
+    uhw_config_t *loaded;        /* the thread's result: the new config, or NULL with res.errors */
+    reload_result_t res;
+    int efd;                     /* eventfd: the thread is done */
+    h2o_socket_t *sock;
+    reload_waiter_t *waiters;
+} reload_job_t;
+
 typedef struct server {
     uhw_config_t *cfg;
     char *self_dir;              /* directory of the running uhw */
@@ -80,6 +104,7 @@ typedef struct server {
     utimer_t tick;               /* once a second: max_rss checks */
     h2o_timeout_entry_t run_timers; /* runs uhw's due timers inside h2o's loop (see the main loop) */
     uint64_t started_wall_ms, started_mono_ms;
+    reload_job_t reload;
 } server_t;
 
 static void check_stopped(server_t *srv);
@@ -386,48 +411,115 @@ static void apply_config(server_t *srv, uhw_config_t *nc, reload_result_t *res)
     log_msg(LOG_INFO, NULL, "reloaded %s: %zu pool%s", nc->path, nc->npools, nc->npools == 1 ? "" : "s");
 }
 
-static void reload(server_t *srv, reload_result_t *res)
+static json_t *reload_json(const reload_result_t *res, int *status)
 {
-    reload_result_init(res);
-    if (srv->phase != PHASE_RUNNING) {
-        reload_refusal(res, "the server is %s; try again once it is running",
+    json_t *list = json_array();
+    const cfg_errors_t *lines = res->applied ? &res->notes : &res->errors;
+    for (size_t i = 0; i < lines->len; ++i)
+        json_array_append_new(list, json_string(lines->items[i]));
+    if (res->applied) {
+        *status = 200;
+        return json_pack("{s:s, s:o}", "result", "reloaded", "changes", list);
+    }
+    *status = 422;
+    return json_pack("{s:s, s:s, s:o}", "error", "Configuration not reloaded", "reason",
+                     "the previous configuration stays in use", "errors", list);
+}
+
+static void reload_answer(server_t *srv, const reload_result_t *res)
+{
+    reload_job_t *job = &srv->reload;
+    while (job->waiters != NULL) {
+        reload_waiter_t *wt = job->waiters;
+        job->waiters = wt->next;
+        int status;
+        json_t *o = reload_json(res, &status);
+        wt->done(wt->arg, status, o);
+        free(wt);
+    }
+}
+
+static void *reload_thread(void *arg)
+{
+    reload_job_t *job = arg;
+    job->loaded = reload_load(job->current, job->self_dir, &job->res);
+    uint64_t one = 1;
+    ssize_t n = write(job->efd, &one, sizeof(one));
+    (void)n;
+    return NULL;
+}
+
+/* The thread is done: apply what it validated, or report why not. */
+static void on_reload_done(h2o_socket_t *sock, const char *err)
+{
+    (void)err;
+    server_t *srv = sock->data;
+    reload_job_t *job = &srv->reload;
+    uint64_t v;
+    if (read(job->efd, &v, sizeof(v)) != sizeof(v) || !job->running)
+        return;
+    pthread_join(job->thread, NULL);
+    job->running = 0;
+    if (job->loaded == NULL) {
+        for (size_t i = 0; i < job->res.errors.len; ++i)
+            log_msg(LOG_ERROR, NULL, "reload refused: %s", job->res.errors.items[i]);
+        log_msg(LOG_ERROR, NULL, "reload refused (the file has errors); still running the previous configuration");
+        notify_systemd("READY=1\nSTATUS=reload refused; running the previous configuration");
+    } else if (srv->phase != PHASE_RUNNING) {
+        config_free(job->loaded);
+        reload_refusal(&job->res, "the server began to stop during the reload");
+        log_msg(LOG_WARNING, NULL, "reload dropped: the server is stopping");
+    } else {
+        apply_config(srv, job->loaded, &job->res);
+        notify_systemd("READY=1\nSTATUS=running");
+    }
+    job->loaded = NULL;
+    reload_answer(srv, &job->res);
+    reload_result_free(&job->res);
+}
+
+/* SIGHUP (done NULL) or POST /reload. */
+static void reload_start(server_t *srv, void (*done)(void *arg, int status, json_t *result), void *arg)
+{
+    reload_job_t *job = &srv->reload;
+    if (done != NULL) {
+        reload_waiter_t *wt = calloc(1, sizeof(*wt));
+        if (wt == NULL)
+            abort();
+        wt->done = done;
+        wt->arg = arg;
+        wt->next = job->waiters;
+        job->waiters = wt;
+    }
+    if (job->running)
+        return; /* its outcome answers this one too */
+    reload_result_init(&job->res);
+    if (srv->phase != PHASE_RUNNING || job->sock == NULL) {
+        reload_refusal(&job->res, "the server is %s; try again once it is running",
                        srv->phase == PHASE_STARTING ? "still starting" : "stopping");
-        log_msg(LOG_WARNING, NULL, "reload refused: %s", res->errors.items[0]);
+        log_msg(LOG_WARNING, NULL, "reload refused: %s", job->res.errors.items[0]);
+        reload_answer(srv, &job->res);
+        reload_result_free(&job->res);
         return;
     }
     notify_systemd("RELOADING=1\nSTATUS=reloading");
     log_msg(LOG_INFO, NULL, "reloading %s", srv->cfg->path);
-    uhw_config_t *nc = reload_load(srv->cfg->path, srv->self_dir, res);
-    if (nc == NULL) {
-        for (size_t i = 0; i < res->errors.len; ++i)
-            log_msg(LOG_ERROR, NULL, "reload refused: %s", res->errors.items[i]);
-        log_msg(LOG_ERROR, NULL, "reload refused (the file has errors); still running the previous configuration");
-        notify_systemd("READY=1\nSTATUS=reload refused; running the previous configuration");
+    job->current = srv->cfg;
+    job->self_dir = srv->self_dir;
+    job->loaded = NULL;
+    if (pthread_create(&job->thread, NULL, reload_thread, job) != 0) {
+        reload_refusal(&job->res, "cannot start the reload: %s", strerror(errno));
+        log_msg(LOG_ERROR, NULL, "reload refused: %s", job->res.errors.items[0]);
+        reload_answer(srv, &job->res);
+        reload_result_free(&job->res);
         return;
     }
-    apply_config(srv, nc, res);
-    notify_systemd("READY=1\nSTATUS=running");
+    job->running = 1;
 }
 
-static json_t *c_reload(void *ctx, int *status)
+static void c_reload(void *ctx, void (*done)(void *arg, int status, json_t *result), void *arg)
 {
-    reload_result_t res;
-    reload(ctx, &res);
-    json_t *list = json_array();
-    cfg_errors_t *lines = res.applied ? &res.notes : &res.errors;
-    for (size_t i = 0; i < lines->len; ++i)
-        json_array_append_new(list, json_string(lines->items[i]));
-    json_t *o;
-    if (res.applied) {
-        *status = 200;
-        o = json_pack("{s:s, s:o}", "result", "reloaded", "changes", list);
-    } else {
-        *status = 422;
-        o = json_pack("{s:s, s:s, s:o}", "error", "Configuration not reloaded", "reason",
-                      "the file has errors; the previous configuration stays in use", "errors", list);
-    }
-    reload_result_free(&res);
-    return o;
+    reload_start(ctx, done, arg);
 }
 
 /* ---------------------------------------------------------------- control operations */
@@ -604,12 +696,9 @@ static void on_signal(h2o_socket_t *sock, const char *err)
                     exit_now(srv, srv->exit_code);
                 }
                 break;
-            case SIGHUP: {
-                reload_result_t res;
-                reload(srv, &res); /* logs the errors or the changes itself */
-                reload_result_free(&res);
+            case SIGHUP:
+                reload_start(srv, NULL, NULL); /* logs the errors or the changes itself */
                 break;
-            }
             }
         }
     }
@@ -668,6 +757,16 @@ static void run_loop(server_t *srv)
 
 static void cleanup(server_t *srv)
 {
+    reload_job_t *job = &srv->reload;
+    if (job->running) { /* the thread only reads the config: let it finish */
+        pthread_join(job->thread, NULL);
+        config_free(job->loaded);
+        reload_refusal(&job->res, "the server stopped");
+        reload_answer(srv, &job->res);
+        reload_result_free(&job->res);
+    }
+    if (job->sock != NULL)
+        h2o_socket_close(job->sock);
     if (srv->sigsock != NULL)
         h2o_socket_close(srv->sigsock); /* closes sigfd too */
     else if (srv->sigfd >= 0)
@@ -728,6 +827,11 @@ int server_run(uhw_config_t *cfg, const char *self_dir)
     srv->io_ctx = (workerio_ctx_t){.loop = srv->front.loop, .reaper = &srv->reaper};
     srv->pool_env = (pool_env_t){.timers = &srv->timers, .io = &workerio_ops, .io_ctx = &srv->io_ctx};
     find_sdks(srv);
+    if ((srv->reload.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) >= 0) {
+        srv->reload.sock = h2o_evloop_socket_create(srv->front.loop, srv->reload.efd, H2O_SOCKET_FLAG_DONT_READ);
+        srv->reload.sock->data = srv;
+        h2o_socket_read_start(srv->reload.sock, on_reload_done);
+    }
     srv->sigsock = h2o_evloop_socket_create(srv->front.loop, srv->sigfd, H2O_SOCKET_FLAG_DONT_READ);
     srv->sigsock->data = srv;
     h2o_socket_read_start(srv->sigsock, on_signal);

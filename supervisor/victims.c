@@ -224,10 +224,20 @@ static void run_command(victims_t *v, const victim_t *vi, const char *line)
     }
     if (proc_env_get(&env, "PATH") == NULL)
         proc_env_set(&env, "PATH", "/usr/local/bin:/usr/bin:/bin");
-    if (vi->user != NULL)
-        proc_env_set_user(&env, vi->user);
+    /* as root: victims.user, else the user of the pool whose worker died (config_check_runtime
+     * resolved both; neither is set when uhw does not run as root) */
+    const cfg_identity_t *id = v->cfg->run_as;
+    proc_user_t own;
+    const proc_user_t *user = vi->user;
+    if (id != NULL) {
+        own = (proc_user_t){.uid = id->uid, .gid = id->gid, .groups = id->groups, .ngroups = id->ngroups,
+                            .name = id->name, .home = id->home};
+        user = &own;
+    }
+    if (user != NULL)
+        proc_env_set_user(&env, user);
     proc_env_set(&env, "UHW_POOL", vi->pool);
-    proc_spec_t spec = {.argv = v->cfg->command, .envp = env.items, .cwd = v->cwd, .pipe_stdin = 1, .user = vi->user};
+    proc_spec_t spec = {.argv = v->cfg->command, .envp = env.items, .cwd = v->cwd, .pipe_stdin = 1, .user = user};
     proc_t p;
     int rc = proc_spawn(&spec, &p);
     proc_env_free(&env);
