@@ -14,6 +14,8 @@
 #include <h2o.h>
 #include <jansson.h>
 
+#include "timer.h"
+
 typedef struct control_ops {
     json_t *(*status)(void *ctx);
     char *(*metrics)(void *ctx, size_t *len);
@@ -26,9 +28,17 @@ typedef struct control_ops {
     /* 0 done, -1 no such pool, -2 refused (the server is starting or stopping), -3 bad argument. */
     int (*restart)(void *ctx, const char *pool);
     int (*scale)(void *ctx, const char *pool, unsigned workers);
+    /* `uhw tail`: a cursor over the stderr lines of POOL's workers (slot -1: every slot), from
+     * `last` lines back; NULL with *status 404 when there is no such pool or slot. tail_read calls
+     * emit() for each line written since (as "[pool#slot pid=N] line") and returns 0, or -1
+     * once the pool is gone. */
+    void *(*tail_open)(void *ctx, const char *pool, int slot, unsigned last, int *status);
+    int (*tail_read)(void *ctx, void *cursor, void (*emit)(void *arg, const char *line), void *arg);
+    void (*tail_close)(void *ctx, void *cursor);
 } control_ops_t;
 
-/* Registers the control handlers on `host` (the control socket's hostconf). */
-void control_register(h2o_hostconf_t *host, const control_ops_t *ops, void *ctx);
+/* Registers the control handlers on `host` (the control socket's hostconf). `timers` paces
+ * `uhw tail -f`. */
+void control_register(h2o_hostconf_t *host, const control_ops_t *ops, void *ctx, timers_t *timers);
 
 #endif

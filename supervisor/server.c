@@ -559,6 +559,80 @@ static int c_scale(void *ctx, const char *name, unsigned workers)
     return 0;
 }
 
+/* `uhw tail`: where each followed slot's reading stands. */
+typedef struct tail_cursor {
+    char pool[64];
+    int slot;                   /* -1: every slot */
+    unsigned last;              /* lines back, for a worker seen for the first time */
+    struct {
+        pid_t pid;
+        uint64_t next;          /* its next line */
+    } at[1024];
+} tail_cursor_t;
+
+typedef struct tail_emit {
+    void (*emit)(void *arg, const char *line);
+    void *arg;
+    char prefix[96];
+} tail_emit_t;
+
+static void tail_line(void *arg, const char *text)
+{
+    tail_emit_t *te = arg;
+    char *line;
+    if (asprintf(&line, "%s%s", te->prefix, text) < 0)
+        abort();
+    te->emit(te->arg, line);
+    free(line);
+}
+
+static int c_tail_read(void *ctx, void *cursor, void (*emit)(void *arg, const char *line), void *arg)
+{
+    server_t *srv = ctx;
+    tail_cursor_t *c = cursor;
+    pool_t *p = routed_pool(srv, c->pool);
+    if (p == NULL)
+        return -1;
+    for (unsigned s = 0; s < pool_size(p) && s < 1024; ++s) {
+        if (c->slot >= 0 && s != (unsigned)c->slot)
+            continue;
+        worker_t *w = pool_slot_worker(p, s);
+        if (w == NULL)
+            continue;
+        if (c->at[s].pid != worker_pid(w)) { /* a new process in the slot: from its last lines */
+            uint64_t seq = worker_tail_seq(w);
+            c->at[s].pid = worker_pid(w);
+            c->at[s].next = seq > c->last ? seq - c->last : 0;
+        }
+        tail_emit_t te = {.emit = emit, .arg = arg};
+        snprintf(te.prefix, sizeof(te.prefix), "[%s] ", worker_who(w));
+        c->at[s].next = worker_tail(w, c->at[s].next, tail_line, &te);
+    }
+    return 0;
+}
+
+static void *c_tail_open(void *ctx, const char *name, int slot, unsigned last, int *status)
+{
+    server_t *srv = ctx;
+    pool_t *p = routed_pool(srv, name);
+    *status = 404;
+    if (p == NULL || strlen(name) >= sizeof(((tail_cursor_t *)0)->pool) || (slot >= 0 && (unsigned)slot >= pool_size(p)))
+        return NULL;
+    tail_cursor_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        abort();
+    snprintf(c->pool, sizeof(c->pool), "%s", name);
+    c->slot = slot;
+    c->last = last;
+    return c;
+}
+
+static void c_tail_close(void *ctx, void *cursor)
+{
+    (void)ctx;
+    free(cursor);
+}
+
 static const control_ops_t control_ops = {
     .status = c_status,
     .metrics = c_metrics,
@@ -566,6 +640,9 @@ static const control_ops_t control_ops = {
     .reload = c_reload,
     .restart = c_restart,
     .scale = c_scale,
+    .tail_open = c_tail_open,
+    .tail_read = c_tail_read,
+    .tail_close = c_tail_close,
 };
 
 /* ---------------------------------------------------------------- stop */
@@ -822,7 +899,7 @@ int server_run(uhw_config_t *cfg, const char *self_dir)
         log_msg(LOG_CRITICAL, NULL, "%s", err);
         goto Exit;
     }
-    control_register(srv->front.control_host, &control_ops, srv);
+    control_register(srv->front.control_host, &control_ops, srv, &srv->timers);
     srv->victims.loop = srv->front.loop;
     srv->io_ctx = (workerio_ctx_t){.loop = srv->front.loop, .reaper = &srv->reaper};
     srv->pool_env = (pool_env_t){.timers = &srv->timers, .io = &workerio_ops, .io_ctx = &srv->io_ctx};

@@ -39,7 +39,9 @@
 
 #define CLOSING_GRACE_MS 500    /* stdout ended: how long to wait for the exit before calling it a fault */
 #define STDERR_LINE_MAX 4096    /* longer lines are logged in pieces */
-#define TAIL_LINES 10           /* stderr lines kept for start-up failures and `uhw tail` */
+#define TAIL_LINES 200          /* stderr lines kept for `uhw tail` and start-up failures... */
+#define TAIL_BYTES (64 << 10)   /* ... within this many bytes */
+#define STARTUP_TAIL 10         /* lines shown when start-up fails */
 #define LOG_RATE 200            /* log lines per second a worker may send (stderr and Log frames) */
 #define LOG_BURST 400
 
@@ -93,8 +95,10 @@ struct worker {
     utimer_t flush_timer;
     /* stderr */
     frame_buf_t ebuf;              /* an unfinished line */
-    char *tail[TAIL_LINES];
-    unsigned tail_next;
+    char *tail[TAIL_LINES];        /* line n (counting from 0) is tail[n % TAIL_LINES] */
+    uint64_t tail_seq;             /* lines written so far */
+    uint64_t tail_first;           /* the oldest line still kept */
+    size_t tail_bytes;
     double log_tokens;             /* rate limit of its log lines */
     uint64_t log_refill_at;
     uint64_t log_dropped;
@@ -265,14 +269,33 @@ static int log_allowed(worker_t *w)
     return 1;
 }
 
+/* Keeps the line for `uhw tail`: the last TAIL_LINES lines, at most TAIL_BYTES of them. */
 static void remember_line(worker_t *w, const char *line, size_t len)
 {
     char *copy = strndup(line, len);
     if (copy == NULL)
         return;
-    free(w->tail[w->tail_next]);
-    w->tail[w->tail_next] = copy;
-    w->tail_next = (w->tail_next + 1) % TAIL_LINES;
+    while (w->tail_first < w->tail_seq &&
+           (w->tail_seq - w->tail_first >= TAIL_LINES || w->tail_bytes + len > TAIL_BYTES)) {
+        char **old = &w->tail[w->tail_first++ % TAIL_LINES];
+        w->tail_bytes -= strlen(*old);
+        free(*old);
+        *old = NULL;
+    }
+    w->tail[w->tail_seq++ % TAIL_LINES] = copy;
+    w->tail_bytes += len;
+}
+
+uint64_t worker_tail(const worker_t *w, uint64_t after, void (*line)(void *arg, const char *text), void *arg)
+{
+    for (uint64_t n = after > w->tail_first ? after : w->tail_first; n < w->tail_seq; ++n)
+        line(arg, w->tail[n % TAIL_LINES]);
+    return w->tail_seq;
+}
+
+uint64_t worker_tail_seq(const worker_t *w)
+{
+    return w->tail_seq;
 }
 
 static void stderr_line(worker_t *w, const char *line, size_t len)
@@ -323,10 +346,9 @@ char *worker_stderr_tail(const worker_t *w)
     if (out == NULL)
         return NULL;
     out[0] = '\0';
-    for (unsigned i = 0; i < TAIL_LINES; ++i) {
-        const char *line = w->tail[(w->tail_next + i) % TAIL_LINES];
-        if (line == NULL)
-            continue;
+    uint64_t from = w->tail_seq > STARTUP_TAIL ? w->tail_seq - STARTUP_TAIL : 0;
+    for (uint64_t i = from > w->tail_first ? from : w->tail_first; i < w->tail_seq; ++i) {
+        const char *line = w->tail[i % TAIL_LINES];
         size_t need = len + strlen(line) + 8;
         if (need > cap) {
             while (cap < need)

@@ -152,6 +152,11 @@ void worker_set_params(worker_t *w, const worker_params_t *p);
 const char *worker_status_state(const worker_t *w);
 /* Its part of the status document: pid, state, in_flight, requests, started_at, concurrency... */
 json_t *worker_status_json(const worker_t *w);
+/* Its stderr lines kept for `uhw tail` (the last ones, bounded): calls line() for each line
+ * numbered `after` or later (lines are numbered from 0 over its life), oldest first, and
+ * returns the number of the next line. */
+uint64_t worker_tail(const worker_t *w, uint64_t after, void (*line)(void *arg, const char *text), void *arg);
+uint64_t worker_tail_seq(const worker_t *w);
 /* Last stderr lines, oldest first, joined with "\n    " for a log message. Caller frees. */
 char *worker_stderr_tail(const worker_t *w);
 
