@@ -289,8 +289,18 @@ static int on_control_req(h2o_handler_t *self, h2o_req_t *req)
             method_not_allowed(req, "POST");
             return 0;
         }
+        if (query_number(req, "wait") == 1) { /* answered when the server is about to exit */
+            later_t *l = calloc(1, sizeof(*l));
+            if (l == NULL)
+                abort();
+            l->req = req;
+            l->hook = h2o_mem_alloc_shared(&req->pool, sizeof(*l->hook), later_gone);
+            l->hook->later = l;
+            h->ops->stop(h->ctx, answer_later, l);
+            return 0;
+        }
         reply_json(req, 200, json_pack("{s:s, s:i}", "result", "stopping", "pid", (int)getpid()));
-        h->ops->stop(h->ctx);
+        h->ops->stop(h->ctx, NULL, NULL);
         return 0;
     }
     if (pool_verb(path, "restart", name, sizeof(name))) {

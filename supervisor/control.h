@@ -19,8 +19,9 @@
 typedef struct control_ops {
     json_t *(*status)(void *ctx);
     char *(*metrics)(void *ctx, size_t *len);
-    /* Begins a graceful stop; `wait` asks to be answered once the server has stopped. */
-    void (*stop)(void *ctx);
+    /* Begins a graceful stop. With `done`, calls it when the server is about to exit, with
+     * {"result": "stopped", "exit_code": N} (POST /stop?wait=1). */
+    void (*stop)(void *ctx, void (*done)(void *arg, int status, json_t *result), void *arg);
     /* Reloads, and calls done(arg, status, result) once it is applied or refused, later (the new
      * file is validated off the loop): {"result": "reloaded", "changes": [...]} with 200, or an
      * error object with "errors": [...] and 422. */

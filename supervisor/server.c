@@ -105,6 +105,7 @@ typedef struct server {
     h2o_timeout_entry_t run_timers; /* runs uhw's due timers inside h2o's loop (see the main loop) */
     uint64_t started_wall_ms, started_mono_ms;
     reload_job_t reload;
+    reload_waiter_t *stop_waiters; /* `uhw stop --wait`: answered just before the exit */
 } server_t;
 
 static void check_stopped(server_t *srv);
@@ -524,9 +525,30 @@ static void c_reload(void *ctx, void (*done)(void *arg, int status, json_t *resu
 
 /* ---------------------------------------------------------------- control operations */
 
-static void c_stop(void *ctx)
+static void c_stop(void *ctx, void (*done)(void *arg, int status, json_t *result), void *arg)
 {
-    stop_begin(ctx, "stop requested on the control socket");
+    server_t *srv = ctx;
+    if (done != NULL) {
+        reload_waiter_t *wt = calloc(1, sizeof(*wt));
+        if (wt == NULL)
+            abort();
+        wt->done = done;
+        wt->arg = arg;
+        wt->next = srv->stop_waiters;
+        srv->stop_waiters = wt;
+    }
+    stop_begin(srv, "stop requested on the control socket");
+}
+
+/* Tells `uhw stop --wait` the exit code (a short answer on a UNIX socket: written at once). */
+static void answer_stop_waiters(server_t *srv, int code)
+{
+    while (srv->stop_waiters != NULL) {
+        reload_waiter_t *wt = srv->stop_waiters;
+        srv->stop_waiters = wt->next;
+        wt->done(wt->arg, 200, json_pack("{s:s, s:i}", "result", "stopped", "exit_code", code));
+        free(wt);
+    }
 }
 
 static pool_t *routed_pool(server_t *srv, const char *name)
@@ -707,7 +729,10 @@ static void on_stop_check(utimer_t *t)
         timers_schedule(&srv->timers, &srv->stop_timer, now_ms() + FLUSH_GRACE_MS);
     }
     if (srv->stop_stage == STOP_FLUSH) {
-        if (dispatch_live(srv->dispatch) == 0 && front_idle(&srv->front))
+        size_t waiting = 0; /* `uhw stop --wait` holds a connection open until the very end */
+        for (const reload_waiter_t *wt = srv->stop_waiters; wt != NULL; wt = wt->next)
+            ++waiting;
+        if (dispatch_live(srv->dispatch) == 0 && front_connections(&srv->front) <= waiting)
             srv->phase = PHASE_DONE;
         else /* connections close without telling us: look again shortly */
             timers_schedule(&srv->timers, &srv->stop_check, now_ms() + 20);
@@ -736,6 +761,7 @@ static void on_stop_timer(utimer_t *t)
  * without unwinding h2o (which cannot be torn down with client connections still open). */
 static void exit_now(server_t *srv, int code)
 {
+    answer_stop_waiters(srv, code);
     for (size_t i = 0; i < srv->npools; ++i)
         pool_kill_all(srv->pools[i]);
     victims_dispose(&srv->victims);
@@ -938,6 +964,9 @@ int server_run(uhw_config_t *cfg, const char *self_dir)
     srv->run_timers.cb = on_run_timers;
     run_loop(srv);
     rc = srv->exit_code;
+    answer_stop_waiters(srv, rc);
+    for (int i = 0; i < 50 && front_connections(&srv->front) != 0; ++i)
+        h2o_evloop_run(srv->front.loop, 10); /* the waiters read their answer and hang up */
     if (rc == 0)
         log_msg(LOG_INFO, NULL, "stopped");
 
