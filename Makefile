@@ -5,6 +5,7 @@
 #   make test          unit tests (cmocka) + end-to-end tests (bats); SANITIZE=1 for ASan/UBSan
 #   make bench         wrk against the example pools (loopback, bounded in time)
 #   make chaos         SIGKILL random workers under wrk load (CHAOS_DURATION=60 s), check invariants
+#   make sim           the core's deterministic simulation, STEPS=N random steps (UHW_SIM_SEED=S replays a run)
 #   make deps          install missing Debian packages (or print the command when not root)
 #   make install PREFIX=/usr/local
 
@@ -65,7 +66,7 @@ UNIT_BINS := $(patsubst test/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 # Workers that misbehave on purpose, for the end-to-end tests.
 FIXTURES := $(patsubst test/fixtures/%.c,$(B)/tests/fixtures/%,$(wildcard test/fixtures/*.c))
 
-.PHONY: all deps deps-run deps-bench run test unit e2e bench chaos install clean
+.PHONY: all deps deps-run deps-bench run test unit e2e sim bench chaos install clean
 # Keep intermediate objects (pattern chains would delete them and rebuild every time).
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -115,6 +116,9 @@ UNIT_DEPS_test_config := $(patsubst %.c,%.o,$(wildcard supervisor/config*.c))
 UNIT_DEPS_test_libuhw := workers/libuhw.o proto/frame.o proto/rules.o gen/uhw.pb-c.o
 UNIT_DEPS_test_policy := supervisor/policy.o
 UNIT_DEPS_test_timer := supervisor/timer.o
+# the simulation drives the real core: every module between the front end and the processes
+UNIT_DEPS_test_sim := $(patsubst %,supervisor/%.o,dispatch pool worker policy timer victims log reply proc reaper) \
+	$(patsubst %.c,%.o,$(wildcard supervisor/config*.c)) proto/frame.o proto/rules.o gen/uhw.pb-c.o
 
 .SECONDEXPANSION:
 $(B)/tests/%: $(B)/obj/test/unit/%.o $$(addprefix $(B)/obj/,$$(UNIT_DEPS_$$*))
@@ -150,6 +154,11 @@ e2e: all $(FIXTURES)
 
 bench: deps-bench all
 	@UHW_BUILD=$(abspath $(B)) bash test/bench.sh
+
+# The deterministic simulation of the core (test/unit/test_sim.c; `make test` runs 200,000 steps).
+STEPS ?= 1000000
+sim: $(B)/tests/test_sim
+	@UHW_SIM_STEPS=$(STEPS) LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp) $(B)/tests/test_sim
 
 CHAOS_DURATION ?= 60
 chaos: deps-bench all

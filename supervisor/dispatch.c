@@ -446,13 +446,15 @@ static void orphan(request_t *r, Uhw__V1__Cancel__Reason reason)
     timers_schedule(r->d->timers, &r->timer, now(r->d) + pool_cfg(r->pool)->stuck_timeout_ms);
 }
 
+/* A victim is a request whose client is answered 5xx (or sees its stream cut) because what served
+ * it died; counted and recorded only when that client is still there to be answered. */
 static void record_victim(request_t *r, int status, const exit_info_t *ei)
 {
     dispatch_t *d = r->d;
-    ++d->counters.victims;
-    ++pool_stats(r->pool)->victims;
     if (r->req == NULL)
         return;
+    ++d->counters.victims;
+    ++pool_stats(r->pool)->victims;
     worker_t *w = r->worker;
     victim_t v = {
         .pool = pool_name(r->pool),

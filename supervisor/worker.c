@@ -524,10 +524,11 @@ frame_buf_t *worker_io_inbuf(worker_t *w)
 
 void worker_io_stdout(worker_t *w)
 {
-    if (w->state == WS_KILLED || w->state == WS_EXITED) {
-        frame_buf_reset(&w->rbuf); /* nothing it says counts any more */
+    if (w->fault != NULL || w->state == WS_EXITED) {
+        frame_buf_reset(&w->rbuf); /* after a fault, nothing it says counts any more */
         return;
     }
+    /* (KILLED by a stop's SIGKILL: the bytes wait in rbuf, whole frames and all, for the reap) */
     process_input(w, 0);
 }
 
