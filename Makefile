@@ -117,7 +117,7 @@ UNIT_DEPS_test_libuhw := workers/libuhw.o proto/frame.o proto/rules.o gen/uhw.pb
 UNIT_DEPS_test_policy := supervisor/policy.o
 UNIT_DEPS_test_timer := supervisor/timer.o
 # the simulation drives the real core: every module between the front end and the processes
-UNIT_DEPS_test_sim := $(patsubst %,supervisor/%.o,dispatch pool worker policy timer victims log reply proc reaper) \
+UNIT_DEPS_test_sim := $(patsubst %,supervisor/%.o,dispatch pool worker policy timer victims log sink reply proc reaper) \
 	$(patsubst %.c,%.o,$(wildcard supervisor/config*.c)) proto/frame.o proto/rules.o gen/uhw.pb-c.o
 
 .SECONDEXPANSION:
