@@ -35,7 +35,7 @@ $(B)/install/libuhw.pc: workers/libuhw.pc.in supervisor/version.h $(B)/install/.
 
 # contrib/uhw.service names /usr/local/bin/uhw, as `make install` lays it out by default.
 $(B)/install/uhw.service: contrib/uhw.service $(B)/install/.prefix
-	$(Q)sed 's|/usr/local/bin/uhw|$(PREFIX)/bin/uhw|g' $< >$@
+	$(Q)sed '/^Exec/s|/usr/local/bin/uhw|$(PREFIX)/bin/uhw|g' $< >$@
 
 .PHONY: install-core install-man install-completion install-systemd uninstall
 install: install-core install-man install-completion install-systemd
