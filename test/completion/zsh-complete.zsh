@@ -4,7 +4,7 @@
 # Completes COMMAND_LINE (as if Tab were pressed at its end) in a real interactive zsh
 # driven through zsh/zpty, with FPATH_DIR first on $fpath, and writes every candidate that
 # completion functions offered (each compadd's matches) to OUT_FILE, one per line. Exits 0
-# once completion has finished, 1 if zsh reported an error, 2 if it did not finish within 20 s.
+# once completion has finished, 1 if zsh reported an error, 2 if it did not finish within 60 s.
 # Used by test/e2e/completion.bats; the zsh is started with -f, so no user file is read.
 emulate -L zsh
 zmodload zsh/zpty || exit 1
@@ -34,7 +34,7 @@ zpty -w z "zstyle ':completion:*' list-prompt ''; zstyle ':completion:*' menu no
 zpty -w -n z "$cmdline"$'\t'
 
 local i
-for (( i = 0; i < 200; i++ )); do
+for (( i = 0; i < 600; i++ )); do
   [[ -e $done_file ]] && break
   zpty -r -t z line 2>/dev/null   # keep the terminal drained
   sleep 0.1

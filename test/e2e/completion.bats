@@ -25,7 +25,7 @@ bash_complete() {
 # Completes LINE (Tab at its end) with zsh; prints the candidates, sorted.
 zsh_complete() {
     local out=$BATS_TEST_TMPDIR/zsh.out
-    (cd "$BATS_TEST_TMPDIR" && timeout 60 zsh -f "$REPO/test/completion/zsh-complete.zsh" \
+    (cd "$BATS_TEST_TMPDIR" && timeout 120 zsh -f "$REPO/test/completion/zsh-complete.zsh" \
         "$REPO/contrib/completion" "$out" "$1") || return
     sort -u "$out"
 }
@@ -128,7 +128,7 @@ EOF
 @test "zsh: the harness reports a completion function that fails" {
     mkdir -p "$BATS_TEST_TMPDIR/bad"
     printf '#compdef uhw\n_arguments "(1 *){-s+,--socket=}[x]:socket:_files"\n' >"$BATS_TEST_TMPDIR/bad/_uhw"
-    run timeout 60 zsh -f "$REPO/test/completion/zsh-complete.zsh" "$BATS_TEST_TMPDIR/bad" \
+    run timeout 120 zsh -f "$REPO/test/completion/zsh-complete.zsh" "$BATS_TEST_TMPDIR/bad" \
         "$BATS_TEST_TMPDIR/bad.out" "uhw "
     assert_failure 1
     assert_output --partial "invalid argument"
