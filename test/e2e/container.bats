@@ -96,6 +96,14 @@ teardown() {
     needed=$(ldd "$UHW_BUILD/uhw" | awk '$3 ~ /^\// {print $3}' | while read -r lib; do
         dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib"
     done | cut -d: -f1 | sort -u)
+    # A SANITIZE=1 build also links the sanitizer runtimes and what they need: never in the image.
+    sanitizers=$(grep -E '^lib(a|ub|l|t)san[0-9]*$' <<<"$needed" || true)
+    if [ -n "$sanitizers" ]; then
+        # shellcheck disable=SC2086
+        needed=$(comm -23 <(echo "$needed") <(apt-cache depends --recurse --no-recommends --no-suggests \
+            --no-conflicts --no-breaks --no-replaces --no-enhances $sanitizers 2>/dev/null | grep -v '^ ' |
+            sed 's/:.*//' | sort -u))
+    fi
     closure=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
         --no-replaces --no-enhances $debs 2>/dev/null | grep -v '^ ' | sed 's/:.*//' | sort -u)
     [ -n "$closure" ]
