@@ -7,7 +7,7 @@
 #   make chaos         SIGKILL random workers under wrk load (CHAOS_DURATION=60 s), check invariants
 #   make sim           the core's deterministic simulation, STEPS=N random steps (UHW_SIM_SEED=S replays a run)
 #   make deps          install missing Debian packages (or print the command when not root)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (DESTDIR=/staging too; make uninstall undoes it: mk/install.mk)
 
 SANITIZE ?= 0
 ifeq ($(SANITIZE),1)
@@ -164,13 +164,8 @@ CHAOS_DURATION ?= 60
 chaos: deps-bench all
 	@UHW_BUILD=$(abspath $(B)) bash test/chaos.sh $(CHAOS_DURATION)
 
+# install, uninstall (PREFIX, DESTDIR): mk/install.mk
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
-		$(DESTDIR)$(PREFIX)/share/uhw
-	install -m 0755 $(B)/uhw $(DESTDIR)$(PREFIX)/bin/uhw
-	install -m 0644 $(B)/libuhw.a $(DESTDIR)$(PREFIX)/lib/libuhw.a
-	install -m 0644 workers/libuhw.h $(DESTDIR)$(PREFIX)/include/libuhw.h
-	install -m 0644 proto/uhw.proto $(DESTDIR)$(PREFIX)/share/uhw/uhw.proto
 
 clean:
 	rm -rf build
