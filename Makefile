@@ -48,7 +48,7 @@ LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
 DEBS_BUILD := make gcc libc6-dev pkg-config libh2o-evloop-dev libssl-dev \
 	libprotobuf-c-dev protobuf-c-compiler libyaml-dev libjansson-dev libsystemd-dev
 DEBS_TEST := libcmocka-dev bats bats-assert bats-support curl procps python3 python3-protobuf \
-	protobuf-compiler chromium openssl prometheus
+	protobuf-compiler chromium openssl prometheus wrk strace python3-h2 python3-yaml
 DEBS_BENCH := wrk
 
 PROTO_C := $(B)/gen/uhw.pb-c.c

@@ -282,7 +282,6 @@ EOF
 }
 
 @test "reload resolves users off the event loop: the main thread never reads /etc/passwd" {
-    command -v strace >/dev/null || skip "strace is not installed"
     write_config pools >/dev/null <<EOF
 listen: [127.0.0.1:0]
 control: uhw.sock
