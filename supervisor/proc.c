@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/close_range.h>
 
@@ -55,14 +56,18 @@ static void child_cloexec_all(void)
 /* Runs in the child between fork and exec: only async-signal-safe calls. */
 static void __attribute__((noreturn)) child_exec(const proc_spec_t *spec, pid_t parent, int fds[3], int failfd)
 {
-    /* Ignored dispositions and the blocked mask survive exec: a program must start with defaults. */
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof(dfl));
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
+    /* Ignored dispositions and the blocked mask survive exec: a program must start with defaults.
+     * The raw system call, because glibc's sigaction refuses the signals it reserves (32, 33),
+     * which uhw's own parent may have left ignored. */
+    struct {
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)(void);
+        unsigned long mask;
+    } dfl = {SIG_DFL, 0, NULL, 0};
     for (int sig = 1; sig < NSIG; ++sig)
         if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &dfl, NULL);
+            syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

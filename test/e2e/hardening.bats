@@ -65,8 +65,10 @@ pools:
     workers: 1
 EOF
     # uhw itself runs with SIGINT and SIGQUIT ignored, like a process started in the background
-    # by a shell, and hands nothing of it on
-    (trap '' INT QUIT; exec "$UHW" serve "$BATS_TEST_TMPDIR/pools.yaml" 2>"$BATS_TEST_TMPDIR/uhw.log") &
+    # by a shell, and 32 and 33 too (glibc's sigaction cannot reset those), and hands nothing
+    # of it on
+    (trap '' INT QUIT; exec "$UHW_BUILD/tests/fixtures/sigign" 32 33 -- "$UHW" serve "$BATS_TEST_TMPDIR/pools.yaml" \
+        2>"$BATS_TEST_TMPDIR/uhw.log") &
     UHW_PID=$!
     wait_for_log 'ready in [0-9]+ ms'
     SOCK=$(grep -Eo 'control socket [^)]+' "$BATS_TEST_TMPDIR/uhw.log" | sed 's/^control socket //')
