@@ -11,8 +11,9 @@
 
 #define STATUS_USAGE_ARGS "[CONFIG | -s SOCKET] [--compact] [--pool NAME]"
 #define STATUS_USAGE_TEXT                                                                                          \
-    "Prints the running server's status as JSON: version, pid, uptime, listen addresses,\n"                       \
-    "counters, and each pool with its workers (fields: README, Operating uhw).\n"                                 \
+    "Prints the running server's status as JSON.\n"                                                              \
+    "Version, pid, uptime, listen addresses, counters, and each pool with its workers\n"                         \
+    "(the fields: README, Operating uhw).\n"                                                                      \
     CTL_TARGET_HELP                                                                                                \
     "  --compact      on one line\n"                                                                               \
     "  --pool NAME    that pool's object only (exit 1 if there is no such pool)\n"                                \
@@ -20,26 +21,29 @@
 
 #define STOP_USAGE_ARGS "[--wait] [CONFIG | -s SOCKET]"
 #define STOP_USAGE_TEXT                                                                                            \
-    "Asks the running server to stop gracefully, as SIGTERM does: it stops accepting, lets\n"                     \
-    "requests in flight finish (up to shutdown_timeout), then stops the workers.\n"                              \
-    "  --wait         return only once the server has exited, with its exit code\n"                               \
+    "Stops the running server gracefully; with --wait, waits until it has exited.\n"                            \
+    "As SIGTERM does: the server stops accepting, lets requests in flight finish (up to\n"                       \
+    "shutdown_timeout), then stops the workers.\n"                                                               \
+    "  --wait         return only once the server has stopped its workers and removed its\n"                      \
+    "                 control socket, with its exit code\n"                                                       \
     CTL_TARGET_HELP                                                                                                \
     "Exit: 0 (with --wait: the server's exit code; 1 if the connection drops before the server\n"                 \
     "said it), 1 refused, 2 usage, 4 no server answers."
 
 #define RESTART_USAGE_ARGS "POOL [CONFIG | -s SOCKET]"
 #define RESTART_USAGE_TEXT                                                                                         \
-    "Replaces every worker of POOL one by one (each new worker is ready before the one it\n"                     \
-    "replaces stops, so no request fails); brings a degraded pool back.\n"                                        \
+    "Replaces every worker of POOL one by one; brings a degraded pool back.\n"                                   \
+    "Each new worker is ready before the one it replaces stops, so no request fails.\n"                          \
     CTL_TARGET_HELP                                                                                                \
     "Exit: 0, 1 refused (no such pool; the server is starting or stopping), 2 usage,\n"                          \
     "4 no server answers."
 
 #define SCALE_USAGE_ARGS "POOL WORKERS [CONFIG | -s SOCKET]"
 #define SCALE_USAGE_TEXT                                                                                           \
-    "Sets the number of POOL's workers (1 to 1024) while it runs, like gunicorn's TTIN and TTOU:\n"             \
-    "new slots start at once, slots above WORKERS stop gracefully. uhw status and uhw ps show\n"                \
-    "the new size. The file is not changed: a reload returns to its workers.\n"                                   \
+    "Sets the number of POOL's workers while it runs, until the next reload.\n"                                  \
+    "WORKERS is 1 to 1024; like gunicorn's TTIN and TTOU, new slots start at once and slots\n"                  \
+    "above WORKERS stop gracefully. uhw status and uhw ps show the new size. The file is not\n"                 \
+    "changed: a reload returns to its workers.\n"                                                                 \
     CTL_TARGET_HELP                                                                                                \
     "Exit: 0, 1 refused (no such pool; the server is starting or stopping), 2 usage,\n"                          \
     "4 no server answers."

@@ -7,7 +7,7 @@
 
 #define PS_USAGE_ARGS "[CONFIG | -s SOCKET]"
 #define PS_USAGE_TEXT                                                                                              \
-    "Prints the running server's pools and workers as two tables.\n"                                              \
+    "Prints the running server's pools and workers as tables.\n"                                                  \
     "Pools: state (running, starting, stopping, degraded), workers, ready, busy, queued\n"                       \
     "requests, requests served, restarts (total, and counted against max_restarts in\n"                           \
     "restart_window).\n"                                                                                           \

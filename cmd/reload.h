@@ -10,8 +10,9 @@
 
 #define RELOAD_USAGE_ARGS "[CONFIG | -s SOCKET]"
 #define RELOAD_USAGE_TEXT                                                                                          \
-    "Asks the running server to reload the file it was started with, as SIGHUP does, and\n"                       \
-    "prints what changed once the new configuration is applied: pools added, removed (they\n"                     \
+    "Reloads the running server's configuration and prints what changed.\n"                                      \
+    "As SIGHUP does, the server re-reads the file it was started with; this returns once the\n"                  \
+    "new configuration is applied, and prints the changes: pools added, removed (they\n"                          \
     "finish their requests), replaced one worker at a time, resized, or sent new settings.\n"                    \
     "If the file has errors, the server keeps its configuration, logs the errors and this\n"                     \
     "prints them (FILE:LINE:COL: message).\n"                                                                      \

@@ -8,8 +8,9 @@
 
 #define TAIL_USAGE_ARGS "POOL[#SLOT] [-n LINES] [-f] [CONFIG | -s SOCKET]"
 #define TAIL_USAGE_TEXT                                                                                            \
-    "Prints the last lines the workers of POOL wrote on stderr, or those of its slot SLOT only,\n"               \
-    "as '[pool#slot pid=N] line' (the server keeps them; its log has them too).\n"                               \
+    "Prints the last lines a pool's workers wrote on stderr; -f follows them.\n"                                 \
+    "Lines of POOL's workers, or of its slot SLOT only, as '[pool#slot pid=N] line' (the\n"                     \
+    "server keeps them; its log has them too).\n"                                                                 \
     "  -n LINES     lines per worker (default 10)\n"                                                              \
     "  -f           follow: then print each new line as the workers write it, until Ctrl-C\n"                    \
     "               (exit 0) or the pool goes away; replaced workers are followed too\n"                          \
