@@ -5,8 +5,9 @@
 #   make test          unit tests (cmocka) + end-to-end tests (bats); SANITIZE=1 for ASan/UBSan
 #   make bench         wrk against the example pools (loopback, bounded in time)
 #   make chaos         SIGKILL random workers under wrk load (CHAOS_DURATION=60 s), check invariants
+#   make sim           the core's deterministic simulation, STEPS=N random steps (UHW_SIM_SEED=S replays a run)
 #   make deps          install missing Debian packages (or print the command when not root)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (DESTDIR=/staging too; make uninstall undoes it: mk/install.mk)
 
 SANITIZE ?= 0
 ifeq ($(SANITIZE),1)
@@ -47,7 +48,7 @@ LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
 DEBS_BUILD := make gcc libc6-dev pkg-config libh2o-evloop-dev libssl-dev \
 	libprotobuf-c-dev protobuf-c-compiler libyaml-dev libjansson-dev libsystemd-dev
 DEBS_TEST := libcmocka-dev bats bats-assert bats-support curl procps python3 python3-protobuf \
-	protobuf-compiler chromium openssl prometheus
+	protobuf-compiler chromium openssl prometheus wrk strace python3-h2 python3-yaml
 DEBS_BENCH := wrk
 
 PROTO_C := $(B)/gen/uhw.pb-c.c
@@ -65,7 +66,7 @@ UNIT_BINS := $(patsubst test/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 # Workers that misbehave on purpose, for the end-to-end tests.
 FIXTURES := $(patsubst test/fixtures/%.c,$(B)/tests/fixtures/%,$(wildcard test/fixtures/*.c))
 
-.PHONY: all deps deps-run deps-bench run test unit e2e bench chaos install clean
+.PHONY: all deps deps-run deps-bench run test unit e2e sim bench chaos install clean
 # Keep intermediate objects (pattern chains would delete them and rebuild every time).
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -115,6 +116,9 @@ UNIT_DEPS_test_config := $(patsubst %.c,%.o,$(wildcard supervisor/config*.c))
 UNIT_DEPS_test_libuhw := workers/libuhw.o proto/frame.o proto/rules.o gen/uhw.pb-c.o
 UNIT_DEPS_test_policy := supervisor/policy.o
 UNIT_DEPS_test_timer := supervisor/timer.o
+# the simulation drives the real core: every module between the front end and the processes
+UNIT_DEPS_test_sim := $(patsubst %,supervisor/%.o,dispatch pool worker policy timer victims log sink reply proc reaper) \
+	$(patsubst %.c,%.o,$(wildcard supervisor/config*.c)) proto/frame.o proto/rules.o gen/uhw.pb-c.o
 
 .SECONDEXPANSION:
 $(B)/tests/%: $(B)/obj/test/unit/%.o $$(addprefix $(B)/obj/,$$(UNIT_DEPS_$$*))
@@ -151,17 +155,17 @@ e2e: all $(FIXTURES)
 bench: deps-bench all
 	@UHW_BUILD=$(abspath $(B)) bash test/bench.sh
 
+# The deterministic simulation of the core (test/unit/test_sim.c; `make test` runs 200,000 steps).
+STEPS ?= 1000000
+sim: $(B)/tests/test_sim
+	@UHW_SIM_STEPS=$(STEPS) LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp) $(B)/tests/test_sim
+
 CHAOS_DURATION ?= 60
 chaos: deps-bench all
 	@UHW_BUILD=$(abspath $(B)) bash test/chaos.sh $(CHAOS_DURATION)
 
+# install, uninstall (PREFIX, DESTDIR): mk/install.mk
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
-		$(DESTDIR)$(PREFIX)/share/uhw
-	install -m 0755 $(B)/uhw $(DESTDIR)$(PREFIX)/bin/uhw
-	install -m 0644 $(B)/libuhw.a $(DESTDIR)$(PREFIX)/lib/libuhw.a
-	install -m 0644 workers/libuhw.h $(DESTDIR)$(PREFIX)/include/libuhw.h
-	install -m 0644 proto/uhw.proto $(DESTDIR)$(PREFIX)/share/uhw/uhw.proto
 
 clean:
 	rm -rf build

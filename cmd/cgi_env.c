@@ -212,11 +212,15 @@ static void build(out_t *o, char *const *base, const uhw_req_t *req, const cgi_t
     put(o, "REQUEST_SCHEME", https ? "https" : "http");
     if (https)
         put(o, "HTTPS", "on");
-    begin_var(o, "REQUEST_URI");
-    put_bytes(o, req->path, strlen(req->path));
-    if (req->query[0] != '\0') {
-        put_bytes(o, "?", 1);
-        put_bytes(o, req->query, strlen(req->query));
+    begin_var(o, "REQUEST_URI"); /* as the client sent it, encoded (RFC 3875 leaves it to the server) */
+    if (req->target != NULL && req->target[0] != '\0') {
+        put_bytes(o, req->target, strlen(req->target));
+    } else {
+        put_bytes(o, req->path, strlen(req->path));
+        if (req->query[0] != '\0') {
+            put_bytes(o, "?", 1);
+            put_bytes(o, req->query, strlen(req->query));
+        }
     }
     end_var(o);
     put(o, "SCRIPT_NAME", t->script_name);

@@ -187,26 +187,12 @@ void cgi_map_free(cgi_map_t *m)
     memset(m, 0, sizeof(*m));
 }
 
-static int hexval(char c)
+/* Whether the path has a control character (NUL cannot occur: the path is a C string). */
+static int has_control(const char *p)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Percent-decodes src into dst (room for strlen(src) + 1). -1 on a bad escape or %00. */
-static int url_decode(const char *src, char *dst)
-{
-    for (; *src != '\0'; ++src) {
-        if (*src != '%') {
-            *dst++ = *src;
-            continue;
-        }
-        int hi = hexval(src[1]), lo = hi >= 0 ? hexval(src[2]) : -1;
-        if (lo < 0 || (hi == 0 && lo == 0))
-            return -1;
-        *dst++ = (char)(hi * 16 + lo);
-        src += 2;
-    }
-    *dst = '\0';
+    for (; *p != '\0'; ++p)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return 1;
     return 0;
 }
 
@@ -260,25 +246,19 @@ static int make_target(cgi_target_t *t, const char *filename, const char *prefix
 int cgi_map_resolve(const cgi_map_t *m, const char *path, cgi_target_t *t, const char **why)
 {
     memset(t, 0, sizeof(*t));
-    size_t len = strlen(path);
-    char *dec = malloc(len + 1);
-    if (dec == NULL) {
-        *why = "out of memory";
-        return 500;
-    }
     int status = 0;
-    if (url_decode(path, dec) != 0) {
-        *why = "bad percent-encoding or %00 in the path";
+    if (has_control(path)) {
+        *why = "a control character in the path";
         status = 400;
         goto Out;
     }
     size_t plen = strlen(m->prefix);
-    if (strncmp(dec, m->prefix, plen) != 0 || (dec[plen] != '\0' && dec[plen] != '/')) {
+    if (strncmp(path, m->prefix, plen) != 0 || (path[plen] != '\0' && path[plen] != '/')) {
         *why = "the path is not under the prefix given to uhw cgi -p";
         status = 404;
         goto Out;
     }
-    const char *rest = dec + plen; /* "" or "/..." */
+    const char *rest = path + plen; /* "" or "/..." */
     if (has_dot_segment(rest)) {
         *why = "'.' or '..' in the path (traversal refused)";
         status = 403;
@@ -357,7 +337,6 @@ int cgi_map_resolve(const cgi_map_t *m, const char *path, cgi_target_t *t, const
         status = 500;
     }
 Out:
-    free(dec);
     if (status != 0)
         cgi_target_free(t);
     return status;

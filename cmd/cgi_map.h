@@ -10,8 +10,9 @@
  *       → SCRIPT_FILENAME /abs/cgi-bin/tools/env.sh, SCRIPT_NAME /cgi-bin/tools/env.sh,
  *         PATH_INFO /a/b
  *
- * The path is percent-decoded first (CGI variables are not URL-encoded), and nothing
- * outside DIR can be reached: "." and ".." segments and %00 are refused, and the file
+ * The path arrives decoded (the supervisor percent-decodes Request.path; CGI variables
+ * are not URL-encoded), and nothing outside DIR can be reached: "." and ".." segments
+ * and control characters are refused, and the file
  * found is resolved (realpath) and must still lie under DIR — a symlink pointing out is
  * refused too. Files named nph-* are refused: their output is raw HTTP, which uhw does
  * not pass through. A file runs through its shebang (it must be executable), or through
@@ -56,9 +57,9 @@ int cgi_map_init(cgi_map_t *m, const char *script_or_dir, const char *prefix, ch
                  size_t ninterp, char *err, size_t errsz);
 void cgi_map_free(cgi_map_t *m);
 
-/* Maps a request path (as received: not decoded, no query). Returns 0 and fills *t (free
- * with cgi_target_free), or an HTTP status with *why set for the log: 400 (undecodable
- * path, %00), 403 (traversal, symlink out of DIR, not executable), 404 (outside PREFIX,
+/* Maps a request path (Request.path: percent-decoded, no query). Returns 0 and fills *t
+ * (free with cgi_target_free), or an HTTP status with *why set for the log: 400 (a
+ * control character), 403 (traversal, symlink out of DIR, not executable), 404 (outside PREFIX,
  * no such script, a directory), 501 (nph- script). 500 on ENOMEM. */
 int cgi_map_resolve(const cgi_map_t *m, const char *path, cgi_target_t *t, const char **why);
 void cgi_target_free(cgi_target_t *t);

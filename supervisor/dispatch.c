@@ -116,6 +116,7 @@ struct request {
     h2o_linklist_t link;          /* the pool's queue, or its worker's list */
     request_t *map_next;          /* id map chain */
     utimer_t timer;               /* timeout (QUEUED, ASSIGNED); orphan expiry (ORPHANED) */
+    utimer_t slow;                /* slow_log: fires once, only logs (no state changes) */
     uint64_t accepted_at;         /* ms */
     uint64_t deadline;            /* accepted_at + timeout, pushed back by KeepAlive */
     h2o_generator_t gen;
@@ -143,6 +144,7 @@ struct dispatch {
 static void run(request_t *r, rq_event_t *e);
 static void post(request_t *r, rq_event_kind_t kind);
 static void on_request_timer(utimer_t *t);
+static void on_slow_timer(utimer_t *t);
 static void on_proceed(h2o_generator_t *gen, h2o_req_t *req);
 static void on_stop(h2o_generator_t *gen, h2o_req_t *req);
 
@@ -446,13 +448,15 @@ static void orphan(request_t *r, Uhw__V1__Cancel__Reason reason)
     timers_schedule(r->d->timers, &r->timer, now(r->d) + pool_cfg(r->pool)->stuck_timeout_ms);
 }
 
+/* A victim is a request whose client is answered 5xx (or sees its stream cut) because what served
+ * it died; counted and recorded only when that client is still there to be answered. */
 static void record_victim(request_t *r, int status, const exit_info_t *ei)
 {
     dispatch_t *d = r->d;
-    ++d->counters.victims;
-    ++pool_stats(r->pool)->victims;
     if (r->req == NULL)
         return;
+    ++d->counters.victims;
+    ++pool_stats(r->pool)->victims;
     worker_t *w = r->worker;
     victim_t v = {
         .pool = pool_name(r->pool),
@@ -500,13 +504,12 @@ static uint64_t send_request(request_t *r, worker_t *w)
 
     rq.id = r->id;
     rq.method = pool_strdup(mp, req->method.base, req->method.len);
-    if (req->query_at != SIZE_MAX) {
-        rq.path = pool_strdup(mp, req->path.base, req->query_at);
-        rq.query = pool_strdup(mp, req->path.base + req->query_at + 1, req->path.len - req->query_at - 1);
-    } else {
-        rq.path = pool_strdup(mp, req->path.base, req->path.len);
-        rq.query = "";
-    }
+    /* the path it was routed on: decoded and normalized once (target.h); the query as sent */
+    rq.path = pool_strdup(mp, req->path_normalized.base, req->path_normalized.len);
+    rq.query = req->query_at != SIZE_MAX
+                   ? pool_strdup(mp, req->path.base + req->query_at + 1, req->path.len - req->query_at - 1)
+                   : "";
+    rq.target = pool_strdup(mp, req->path.base, req->path.len);
     /* The host (HTTP/1 Host, HTTP/2 :authority) first, as a `host` header, like any other. */
     size_t n = req->headers.size + (req->authority.len != 0 ? 1 : 0), k = 0;
     Uhw__V1__Header *hs = h2o_mem_alloc_pool(mp, (n + 1) * sizeof(*hs));
@@ -835,6 +838,7 @@ static void request_free(request_t *r)
 {
     dispatch_t *d = r->d;
     timers_cancel(d->timers, &r->timer);
+    timers_cancel(d->timers, &r->slow);
     if (r->hook != NULL)
         r->hook->r = NULL;
     if (r->out.held != NULL)
@@ -901,6 +905,37 @@ static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
 static void on_request_timer(utimer_t *t)
 {
     post(H2O_STRUCT_FROM_MEMBER(request_t, timer, t), RE_TIMER);
+}
+
+/* slow_log (PHP-FPM's request_slowlog_timeout): a request still unanswered slow_log after it
+ * was accepted is logged once, with the worker running it. An observation only: the request
+ * goes on as before, so this is not an event of the table. */
+static void on_slow_timer(utimer_t *t)
+{
+    request_t *r = H2O_STRUCT_FROM_MEMBER(request_t, slow, t);
+    const char *where;
+    switch (r->state) {
+    case RQ_QUEUED:
+        where = "still waiting for a free worker";
+        break;
+    case RQ_ASSIGNED:
+        where = "the worker has not answered yet";
+        break;
+    case RQ_STREAMING:
+        where = "the worker is still streaming the response";
+        break;
+    case RQ_ORPHANED:
+        where = "the client left; the worker is still on it";
+        break;
+    default:
+        return; /* finishing: it has its answer */
+    }
+    ++pool_stats(r->pool)->slow;
+    char why[200];
+    snprintf(why, sizeof(why), "slow: running for %llu ms (slow_log %llu ms), %s",
+             (unsigned long long)(now(r->d) - r->accepted_at), (unsigned long long)pool_cfg(r->pool)->slow_log_ms,
+             where);
+    timed_out_log(r, why);
 }
 
 /* ---------------------------------------------------------------- admission */
@@ -982,7 +1017,8 @@ void dispatch_submit(dispatch_t *d, pool_t *p, h2o_req_t *req)
         return;
     }
     /* path and query travel as protobuf strings, which other runtimes require to be UTF-8 */
-    if (!utf8_valid((const unsigned char *)req->path.base, req->path.len)) {
+    if (!utf8_valid((const unsigned char *)req->path_normalized.base, req->path_normalized.len) ||
+        !utf8_valid((const unsigned char *)req->path.base, req->path.len)) {
         reject(d, p, req, 400, "Bad request", "the request target is not valid UTF-8", 0);
         return;
     }
@@ -1004,6 +1040,9 @@ void dispatch_submit(dispatch_t *d, pool_t *p, h2o_req_t *req)
     r->accepted_at = now(d);
     r->deadline = r->accepted_at + pc->timeout_ms;
     timers_schedule(d->timers, &r->timer, r->deadline);
+    utimer_init(&r->slow, on_slow_timer);
+    if (pc->slow_log_ms != 0)
+        timers_schedule(d->timers, &r->slow, r->accepted_at + pc->slow_log_ms);
     ++d->live;
     ++pool_stats(p)->requests;
     r->state = RQ_QUEUED;

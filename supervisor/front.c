@@ -24,8 +24,10 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "accesslog.h"
 #include "log.h"
 #include "reply.h"
+#include "target.h"
 
 #define ACCEPTS_PER_WAKEUP 32
 
@@ -44,41 +46,6 @@ static int route_matches(const cfg_route_t *rt, h2o_iovec_t path)
     if (n == 1) // the route "/**"
         return 1;
     return path.len >= n && memcmp(path.base, rt->path, n) == 0 && (path.len == n || path.base[n] == '/');
-}
-
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Whether the request path, percent-decoded (so %2e%2e and %2f count), has a "." or ".." segment. */
-static int has_dot_segments(const h2o_req_t *req)
-{
-    size_t n = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
-    const char *p = req->path.base;
-    size_t seg = 0; /* length of the current segment, decoded */
-    int dots = 1;   /* the current segment is all dots so far */
-    for (size_t i = 0; i <= n; ++i) {
-        char c;
-        if (i == n) {
-            c = '/';
-        } else if (p[i] == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
-            c = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
-            i += 2;
-        } else {
-            c = p[i];
-        }
-        if (c == '/') {
-            if (dots && (seg == 1 || seg == 2))
-                return 1;
-            seg = 0;
-            dots = 1;
-        } else {
-            ++seg;
-            dots = dots && c == '.';
-        }
-    }
-    return 0;
 }
 
 static pool_t *route(front_t *f, h2o_iovec_t path)
@@ -121,13 +88,13 @@ static void refuse(front_t *f, h2o_req_t *req, int status, const char *error, co
 static int on_public_req(h2o_handler_t *self, h2o_req_t *req)
 {
     front_t *f = ((front_handler_t *)self)->front;
-    h2o_iovec_t path = req->path_normalized;
-    if (has_dot_segments(req)) {
-        /* h2o resolved them for routing; a worker would see another path than the one routed,
-         * and under a static prefix they are a traversal attempt. Refuse them. */
-        refuse(f, req, 400, "Bad request", "the path has '.' or '..' segments");
+    const char *bad = target_check(req);
+    if (bad != NULL) {
+        req->http1_is_persistent = 0; /* what follows on this connection cannot be trusted */
+        refuse(f, req, 400, "Bad request", bad);
         return 0;
     }
+    h2o_iovec_t path = req->path_normalized;
     if (f->cfg->health != NULL && h2o_memis(path.base, path.len, f->cfg->health, strlen(f->cfg->health))) {
         respond_health(f, req);
         return 0;
@@ -144,6 +111,19 @@ static int on_public_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     dispatch_submit(f->dispatch, pool, req);
+    return 0;
+}
+
+/* The first handler of every static prefix: the same checks as for pools, before h2o's file
+ * handler (which would serve "/static/./x" and "/static/x%00.txt"). -1 passes the request on. */
+static int on_static_guard(h2o_handler_t *self, h2o_req_t *req)
+{
+    front_t *f = ((front_handler_t *)self)->front;
+    const char *bad = target_check(req);
+    if (bad == NULL)
+        return -1;
+    req->http1_is_persistent = 0;
+    refuse(f, req, 400, "Bad request", bad);
     return 0;
 }
 
@@ -343,10 +323,10 @@ static h2o_pathconf_t *register_path(front_t *f, const char *path)
     return h2o_config_register_path(f->public_host, path, 0);
 }
 
-static void add_access_log(h2o_pathconf_t *pc, h2o_access_log_filehandle_t *fh)
+static void add_access_log(front_t *f, h2o_pathconf_t *pc)
 {
-    if (fh != NULL)
-        h2o_access_log_register(pc, fh);
+    if (f->access_log != NULL)
+        access_log_register(f->access_log, pc);
 }
 
 int front_init(front_t *f, const uhw_config_t *cfg, dispatch_t *d, char *err, size_t errsz)
@@ -362,31 +342,26 @@ int front_init(front_t *f, const uhw_config_t *cfg, dispatch_t *d, char *err, si
     f->public_hosts[0] = f->public_host;
     f->control_hosts[0] = f->control_host;
 
-    h2o_access_log_filehandle_t *fh = NULL;
-    if (cfg->access_log != NULL) {
-        const char *path = strcmp(cfg->access_log, "-") == 0 ? "/dev/stderr" : cfg->access_log;
-        if ((fh = h2o_access_log_open_handle(path, NULL, H2O_LOGCONF_ESCAPE_APACHE)) == NULL) {
-            snprintf(err, errsz, "cannot open access_log %s", cfg->access_log);
-            return -1;
-        }
-    }
+    if (cfg->access_log != NULL && (f->access_log = access_log_open(cfg->access_log, err, errsz)) == NULL)
+        return -1;
     for (size_t i = 0; i < cfg->nstatics; ++i) {
         static const char *index_files[] = {"index.html", NULL};
         h2o_pathconf_t *pc = register_path(f, cfg->statics[i].prefix);
+        front_handler_t *guard = (front_handler_t *)h2o_create_handler(pc, sizeof(*guard));
+        guard->super.on_req = on_static_guard;
+        guard->front = f;
         h2o_file_register(pc, cfg->statics[i].dir, index_files, NULL, 0);
-        add_access_log(pc, fh);
+        add_access_log(f, pc);
     }
     h2o_pathconf_t *pc = register_path(f, "/");
     front_handler_t *h = (front_handler_t *)h2o_create_handler(pc, sizeof(*h));
     h->super.on_req = on_public_req;
     h->front = f;
-    add_access_log(pc, fh);
+    add_access_log(f, pc);
     /* h2o's own early errors are bound to the fallback pathconf */
     h2o_filter_t *ef = h2o_create_filter(&f->public_host->fallback_path, sizeof(json_error_filter_t));
     ef->on_setup_ostream = json_error_setup;
-    add_access_log(&f->public_host->fallback_path, fh);
-    if (fh != NULL)
-        h2o_mem_release_shared(fh); /* each registration holds its own reference */
+    add_access_log(f, &f->public_host->fallback_path);
 
     f->loop = h2o_evloop_create();
     h2o_context_init(&f->ctx, f->loop, &f->conf);
@@ -537,6 +512,7 @@ void front_free(front_t *f)
         h2o_evloop_destroy(f->loop);
     }
     h2o_config_dispose(&f->conf);
+    access_log_close(f->access_log); /* after the loggers that point to it */
     memset(f, 0, sizeof(*f));
 }
 
@@ -544,4 +520,9 @@ size_t front_public_listeners(const front_t *f, const listener_t **out)
 {
     *out = f->listeners;
     return f->nlisteners != 0 ? f->nlisteners - 1 : 0;
+}
+
+int front_reopen_logs(front_t *f)
+{
+    return access_log_reopen(f->access_log);
 }

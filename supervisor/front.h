@@ -39,6 +39,7 @@ typedef struct front {
     int stopping;             /* a stop began: requests on open connections get 503 Shutting down */
     int inited;
     const uhw_config_t *cfg;  /* the config in use (health path) */
+    struct access_log *access_log; /* access_log, or NULL */
     dispatch_t *dispatch;
     pool_t *const *pools;     /* routing, in file order */
     size_t npools;
@@ -66,6 +67,8 @@ void front_release_control(front_t *f);
 int front_idle(const front_t *f);
 /* Open client connections (public and control), for /metrics. */
 size_t front_connections(const front_t *f);
+/* SIGUSR1: opens the access_log file again. 1 reopened, 0 none to reopen, -1 failed (errno). */
+int front_reopen_logs(front_t *f);
 /* The bound public addresses, for logs and status. */
 size_t front_public_listeners(const front_t *f, const listener_t **out);
 

@@ -2,20 +2,27 @@
  * log.c — see log.h.
  */
 #include "log.h"
+#include "sink.h"
 #include "timer.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#define LOG_BUFFER ((size_t)1 << 20) /* bytes of lines waiting for a slow stderr reader */
 
 static struct {
     int journal;          /* JOURNAL_STREAM set: "<N>" prefixes, no timestamps */
     log_level_t min_level;
-} logcfg = {0, LOG_INFO};
+    sink_t *sink;         /* once log_start: lines go through it */
+    char stderr_path[4096]; /* the file stderr was redirected to, or "" */
+} logcfg = {0, LOG_INFO, NULL, ""};
 
 static const char *const level_names[] = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"};
 /* syslog priorities: debug 7, info 6, warning 4, err 3, crit 2 */
@@ -85,10 +92,61 @@ static void emit(log_level_t level, const char *who, const char *text, size_t le
     char line[8192];
     size_t pos = format_prefix(line, sizeof(line), level, who);
     pos = append_printable(line, pos, sizeof(line) - 1, text, len);
+    if (logcfg.sink != NULL) {
+        sink_write(logcfg.sink, line, pos);
+        return;
+    }
     line[pos++] = '\n';
     /* One write per line; a failed log write has nowhere to be reported. */
     ssize_t w = write(STDERR_FILENO, line, pos);
     (void)w;
+}
+
+/* The line that replaces lines the sink had to drop (on the writer thread). */
+static size_t drop_note(char *buf, size_t sz, uint64_t dropped)
+{
+    size_t n = format_prefix(buf, sz, LOG_WARNING, NULL);
+    int k = snprintf(buf + n, sz - n, "%llu log line%s dropped: uhw's stderr was not read fast enough\n",
+                     (unsigned long long)dropped, dropped == 1 ? "" : "s");
+    return k > 0 && n + (size_t)k < sz ? n + (size_t)k : 0;
+}
+
+void log_start(void)
+{
+    if (logcfg.sink != NULL)
+        return;
+    /* stderr redirected to a file (2>>uhw.log): remember its path, so SIGUSR1 can reopen it */
+    struct stat st;
+    if (fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
+        ssize_t n = readlink("/proc/self/fd/2", logcfg.stderr_path, sizeof(logcfg.stderr_path) - 1);
+        logcfg.stderr_path[n > 0 ? n : 0] = '\0';
+    }
+    logcfg.sink = sink_new(STDERR_FILENO, NULL, LOG_BUFFER);
+    sink_set_drop_note(logcfg.sink, drop_note);
+}
+
+int log_reopen(void)
+{
+    if (logcfg.stderr_path[0] == '\0')
+        return 0;
+    /* Make the new file fd 2: the log's writer and anything else writing to stderr follow. A
+     * write in progress finishes in the old file. */
+    int fd = open(logcfg.stderr_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    int rc = dup2(fd, STDERR_FILENO) < 0 ? -1 : 1;
+    close(fd);
+    return rc;
+}
+
+uint64_t log_dropped_total(void)
+{
+    return logcfg.sink != NULL ? sink_dropped(logcfg.sink) : 0;
+}
+
+void *log_sink(void)
+{
+    return logcfg.sink;
 }
 
 void log_msg(log_level_t level, const char *who, const char *fmt, ...)
@@ -139,5 +197,7 @@ char *log_excerpt(char *out, size_t outsz, const void *p, size_t len, size_t max
 
 void log_flush(void)
 {
-    /* Lines are written as they come for now; nothing is buffered. */
+    sink_t *s = logcfg.sink;
+    logcfg.sink = NULL; /* from here on, lines are written directly */
+    sink_close(s, 2000);
 }

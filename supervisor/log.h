@@ -11,6 +11,7 @@
 #define UHW_LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Same numbering as the protocol's Log.Level. */
 typedef enum log_level {
@@ -34,8 +35,19 @@ void log_msg(log_level_t level, const char *who, const char *fmt, ...) __attribu
 /* Logs `len` bytes as they are (a worker's stderr line or Log message), made printable. */
 void log_raw(log_level_t level, const char *who, const char *text, size_t len);
 
-/* Writes out whatever is buffered (before exiting). */
+/* From now on (`uhw serve`), lines go through a bounded buffer that a writer thread drains to
+ * stderr (sink.h): a slow or stuck reader of uhw's stderr never blocks the event loop; lines
+ * that do not fit are dropped and counted. Before, lines are written directly. */
+void log_start(void);
+/* Writes out what is buffered (waiting 2 s at most) and writes directly again (before exiting). */
 void log_flush(void);
+/* SIGUSR1: when stderr was redirected to a file, opens that path again as fd 2 (after logrotate
+ * moved the file). 1 reopened, 0 stderr is not a file, -1 failed (errno). */
+int log_reopen(void);
+/* Lines dropped because stderr was not read fast enough, since log_start. */
+uint64_t log_dropped_total(void);
+/* The sink the main log writes to (NULL before log_start): the access log shares it for "-". */
+void *log_sink(void);
 
 /* Writes a printable, quoted excerpt of [p, p+len) into out: at most `max` input bytes,
  * non-printable bytes as \xNN, "…" when cut. Returns out. */

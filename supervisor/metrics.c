@@ -4,6 +4,7 @@
  * Families are written one at a time (HELP, TYPE, then every sample), as the format
  * requires; pool names are [a-z0-9_-] so label values need no escaping.
  */
+#include "log.h"
 #include "status.h"
 
 #include <stdarg.h>
@@ -62,6 +63,7 @@ static double v_restarts(pool_t *p) { return (double)pool_restarts_total(p); }
 static double v_recycles(pool_t *p) { return (double)pool_recycles(p); }
 static double v_victims(pool_t *p) { return (double)pool_stats(p)->victims; }
 static double v_timeouts(pool_t *p) { return (double)pool_stats(p)->timeouts; }
+static double v_slow(pool_t *p) { return (double)pool_stats(p)->slow; }
 static double v_rejected(pool_t *p) { return (double)pool_stats(p)->rejected; }
 static double v_degraded(pool_t *p) { return pool_state(p) == PS_DEGRADED; }
 
@@ -106,6 +108,8 @@ char *metrics_text(const status_view_t *v, size_t *len)
     per_pool(&o, v, "uhw_victims_total", "counter", "Requests whose worker died, was killed or broke the protocol.",
              v_victims);
     per_pool(&o, v, "uhw_timeouts_total", "counter", "Requests answered 504 after the pool's timeout.", v_timeouts);
+    per_pool(&o, v, "uhw_slow_requests_total", "counter", "Requests logged by slow_log: still unanswered after it.",
+             v_slow);
     per_pool(&o, v, "uhw_rejected_total", "counter", "Requests refused at admission (503 or 413).", v_rejected);
     per_pool(&o, v, "uhw_pool_degraded", "gauge", "1 while the pool is degraded (no respawns, 503).", v_degraded);
 
@@ -113,6 +117,8 @@ char *metrics_text(const status_view_t *v, size_t *len)
     put(&o, "uhw_pending_requests %zu\n", v->pending);
     family(&o, "uhw_open_connections", "gauge", "Client connections open (HTTP/1 and HTTP/2, control socket included).");
     put(&o, "uhw_open_connections %zu\n", v->connections);
+    family(&o, "uhw_log_dropped_total", "counter", "Log lines dropped because uhw's stderr was not read fast enough.");
+    put(&o, "uhw_log_dropped_total %llu\n", (unsigned long long)log_dropped_total());
     family(&o, "uhw_uptime_seconds", "gauge", "Seconds since uhw started.");
     put(&o, "uhw_uptime_seconds %.3f\n", (double)v->uptime_ms / 1000.0);
     family(&o, "uhw_build_info", "gauge", "Always 1; the version is a label.");

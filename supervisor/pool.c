@@ -9,6 +9,7 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,7 @@ struct pool {
 };
 
 static const worker_events_t worker_events;
+static void remove_worker_dir(const char *dir);
 static void on_respawn(utimer_t *t);
 static void on_retry(utimer_t *t);
 static void roll_step(pool_t *p);
@@ -139,8 +141,11 @@ pool_t *pool_create(const cfg_pool_t *cfg, const pool_env_t *env, const pool_eve
 void pool_free(pool_t *p)
 {
     timers_t *ts = p->env.timers;
-    while (!h2o_linklist_is_empty(&p->workers))
-        worker_free(worker_from_owner_link(p->workers.next));
+    while (!h2o_linklist_is_empty(&p->workers)) {
+        worker_t *w = worker_from_owner_link(p->workers.next);
+        remove_worker_dir(worker_dir(w));
+        worker_free(w);
+    }
     for (unsigned i = 0; i < p->nslots; ++i)
         timers_cancel(ts, &p->slots[i].respawn);
     timers_cancel(ts, &p->retry);
@@ -235,6 +240,42 @@ static void slot_schedule_respawn(slot_t *slot, uint64_t delay_ms)
     timers_schedule(slot->pool->env.timers, &slot->respawn, now(slot->pool) + delay_ms);
 }
 
+/* A directory of its own for each worker (UHW_WORKER_DIR, mode 0700, owned by its user): where
+ * the shell helpers keep request bodies, so no other local user can read or plant them. uhw
+ * removes it when the worker is gone, whatever the worker left in it. (A few file-system calls
+ * per spawn and exit: not on the path of a request.) */
+static char *make_worker_dir(const pool_t *p, unsigned slot_id)
+{
+    const char *tmp = getenv("TMPDIR");
+    char *dir;
+    if (asprintf(&dir, "%s/uhw-%s-%u-XXXXXX", tmp != NULL && tmp[0] == '/' ? tmp : "/tmp", p->cfg->name, slot_id) < 0)
+        abort();
+    if (mkdtemp(dir) == NULL || (p->change_user && chown(dir, p->user.uid, p->user.gid) != 0)) {
+        log_msg(LOG_WARNING, NULL, "pool '%s': cannot make a private directory for worker %u: %s", p->cfg->name, slot_id,
+                strerror(errno));
+        if (access(dir, F_OK) == 0)
+            rmdir(dir);
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void remove_worker_dir(const char *dir)
+{
+    if (dir != NULL)
+        nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); /* symlinks removed, never followed */
+}
+
 static worker_t *spawn(pool_t *p, unsigned slot_id)
 {
     const cfg_pool_t *pc = p->cfg;
@@ -254,6 +295,9 @@ static worker_t *spawn(pool_t *p, unsigned slot_id)
     for (size_t i = 0; i < p->env.nprepend; ++i)
         proc_env_prepend(&env, p->env.prepend[i][0], p->env.prepend[i][1],
                          strcmp(p->env.prepend[i][0], "PATH") == 0 ? "/usr/local/bin:/usr/bin:/bin" : NULL);
+    char *dir = p->env.worker_dirs ? make_worker_dir(p, slot_id) : NULL;
+    if (dir != NULL)
+        proc_env_set(&env, "UHW_WORKER_DIR", dir);
     proc_spec_t ps = {
         .argv = pc->argv,
         .envp = env.items,
@@ -263,6 +307,7 @@ static worker_t *spawn(pool_t *p, unsigned slot_id)
     worker_spec_t ws = {
         .pool = pc->name,
         .command = pc->argv[pc->shell ? 2 : 0],
+        .dir = dir,
         .slot = slot_id,
         .params = &p->params,
         .proc = &ps,
@@ -274,6 +319,9 @@ static worker_t *spawn(pool_t *p, unsigned slot_id)
     };
     worker_t *w = worker_spawn(&ws);
     proc_env_free(&env);
+    if (w == NULL)
+        remove_worker_dir(dir);
+    free(dir);
     if (w != NULL)
         h2o_linklist_insert(&p->workers, worker_owner_link(w));
     return w;
@@ -540,6 +588,7 @@ static void w_on_exit(worker_t *w, exit_class_t cls, const exit_info_t *ei)
     } else {
         restart_slot(p, slot, lived, ei);
     }
+    remove_worker_dir(worker_dir(w));
     worker_free(w);
     p->ev->on_worker_gone(p);
 }

@@ -55,6 +55,7 @@ typedef struct pool_env {
     /* Directories put first on a variable of every worker's environment: {"PATH", "/x/sh"}, ... */
     const char *(*prepend)[2];
     size_t nprepend;
+    int worker_dirs;             /* give each worker a private directory (UHW_WORKER_DIR) */
 } pool_env_t;
 
 /* The FIFO of requests waiting for a worker; the dispatch layer owns what is in it. */
@@ -71,6 +72,7 @@ typedef struct pool_stats {
     uint64_t requests;          /* admitted to the pool */
     uint64_t by_class[6];       /* answers by status class: [2] = 2xx ... [5] = 5xx */
     uint64_t victims, timeouts, rejected;
+    uint64_t slow;              /* logged by slow_log */
     uint64_t duration_buckets[POOL_DURATION_BUCKETS]; /* not cumulative; summed when printed */
     uint64_t duration_count;
     double duration_sum;        /* seconds */

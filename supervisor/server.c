@@ -773,6 +773,28 @@ static void exit_now(server_t *srv, int code)
 
 /* ---------------------------------------------------------------- signals */
 
+/* SIGUSR1, as nginx and PHP-FPM do it for logrotate's postrotate: the log files are opened again
+ * by their paths (the old ones were moved away). */
+static void reopen_logs(server_t *srv)
+{
+    char done[256] = "", err[512];
+    size_t len = 0;
+    int rc = log_reopen();
+    if (rc != 0)
+        len += (size_t)snprintf(done + len, sizeof(done) - len, "%sstderr file%s", len ? ", " : "", rc < 0 ? " (failed)" : "");
+    rc = front_reopen_logs(&srv->front);
+    if (rc != 0)
+        len += (size_t)snprintf(done + len, sizeof(done) - len, "%saccess_log%s", len ? ", " : "", rc < 0 ? " (failed)" : "");
+    if (srv->victims.cfg->log != NULL) {
+        victims_close(&srv->victims);
+        rc = victims_open(&srv->victims, err, sizeof(err));
+        len += (size_t)snprintf(done + len, sizeof(done) - len, "%svictims log%s", len ? ", " : "", rc != 0 ? " (failed)" : "");
+        if (rc != 0)
+            log_msg(LOG_ERROR, NULL, "SIGUSR1: %s", err);
+    }
+    log_msg(LOG_INFO, NULL, "SIGUSR1: reopened %s", len != 0 ? done : "nothing (no log file)");
+}
+
 static void on_signal(h2o_socket_t *sock, const char *err)
 {
     (void)err;
@@ -802,6 +824,9 @@ static void on_signal(h2o_socket_t *sock, const char *err)
             case SIGHUP:
                 reload_start(srv, NULL, NULL); /* logs the errors or the changes itself */
                 break;
+            case SIGUSR1:
+                reopen_logs(srv);
+                break;
             }
         }
     }
@@ -818,6 +843,12 @@ static int setup_signals(server_t *srv, sigset_t *old)
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGHUP);
     sigaddset(&mask, SIGQUIT);
+    sigaddset(&mask, SIGUSR1);
+    /* An ignored signal is discarded, not queued for the signalfd: uhw started by a shell in the
+     * background (SIGINT, SIGQUIT ignored) or by nohup (SIGHUP) must still hear them. */
+    for (int sig = 1; sig < NSIG; ++sig)
+        if (sigismember(&mask, sig) == 1)
+            signal(sig, SIG_DFL);
     if (sigprocmask(SIG_BLOCK, &mask, old) != 0)
         return -1;
     signal(SIGPIPE, SIG_IGN); /* a closed pipe or socket is an error return, not a death */
@@ -904,6 +935,7 @@ int server_run(uhw_config_t *cfg, const char *self_dir)
     srv->sigfd = -1;
     srv->started_wall_ms = wall_ms();
     srv->started_mono_ms = now_ms();
+    log_start();
     srand((unsigned)(time(NULL) ^ getpid()));
     timers_init(&srv->timers, NULL, NULL);
     utimer_init(&srv->stop_timer, on_stop_timer);
@@ -928,7 +960,7 @@ int server_run(uhw_config_t *cfg, const char *self_dir)
     control_register(srv->front.control_host, &control_ops, srv, &srv->timers);
     srv->victims.loop = srv->front.loop;
     srv->io_ctx = (workerio_ctx_t){.loop = srv->front.loop, .reaper = &srv->reaper};
-    srv->pool_env = (pool_env_t){.timers = &srv->timers, .io = &workerio_ops, .io_ctx = &srv->io_ctx};
+    srv->pool_env = (pool_env_t){.timers = &srv->timers, .io = &workerio_ops, .io_ctx = &srv->io_ctx, .worker_dirs = 1};
     find_sdks(srv);
     if ((srv->reload.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) >= 0) {
         srv->reload.sock = h2o_evloop_socket_create(srv->front.loop, srv->reload.efd, H2O_SOCKET_FLAG_DONT_READ);
@@ -973,6 +1005,7 @@ int server_run(uhw_config_t *cfg, const char *self_dir)
 Exit:
     cleanup(srv);
     sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    log_flush();
     free(srv->self_dir);
     config_free(srv->cfg); /* the one in use: after reloads, not the one passed in */
     free(srv);

@@ -81,6 +81,7 @@ struct worker {
     unsigned slot;
     char who[80];                  /* "api#2 pid=123" */
     char command[128];             /* the program, for "cannot start" */
+    char *dir;                     /* its private directory, or NULL */
     char info[128];                /* Ready.info */
     /* stdout */
     frame_buf_t rbuf;              /* bytes read, not parsed yet */
@@ -524,10 +525,11 @@ frame_buf_t *worker_io_inbuf(worker_t *w)
 
 void worker_io_stdout(worker_t *w)
 {
-    if (w->state == WS_KILLED || w->state == WS_EXITED) {
-        frame_buf_reset(&w->rbuf); /* nothing it says counts any more */
+    if (w->fault != NULL || w->state == WS_EXITED) {
+        frame_buf_reset(&w->rbuf); /* after a fault, nothing it says counts any more */
         return;
     }
+    /* (KILLED by a stop's SIGKILL: the bytes wait in rbuf, whole frames and all, for the reap) */
     process_input(w, 0);
 }
 
@@ -927,6 +929,7 @@ worker_t *worker_spawn(const worker_spec_t *spec)
     w->params = *spec->params;
     w->slot = spec->slot;
     snprintf(w->command, sizeof(w->command), "%s", spec->command != NULL ? spec->command : "");
+    w->dir = spec->dir != NULL ? strdup(spec->dir) : NULL;
     frame_buf_init(&w->rbuf);
     frame_buf_init(&w->wbuf);
     frame_buf_init(&w->ebuf);
@@ -961,6 +964,7 @@ void worker_free(worker_t *w)
     frame_buf_free(&w->ebuf);
     for (unsigned i = 0; i < TAIL_LINES; ++i)
         free(w->tail[i]);
+    free(w->dir);
     if (h2o_linklist_is_linked(&w->owner_link))
         h2o_linklist_unlink(&w->owner_link);
     free(w);
@@ -974,6 +978,7 @@ unsigned worker_slot(const worker_t *w) { return w->slot; }
 pid_t worker_pid(const worker_t *w) { return w->pid; }
 const char *worker_who(const worker_t *w) { return w->who; }
 const char *worker_info(const worker_t *w) { return w->info; }
+const char *worker_dir(const worker_t *w) { return w->dir; }
 unsigned worker_in_flight(const worker_t *w) { return w->ninflight; }
 uint64_t worker_requests(const worker_t *w) { return w->assigned; }
 uint64_t worker_spawned_wall(const worker_t *w) { return w->spawned_wall; }

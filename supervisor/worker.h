@@ -109,6 +109,7 @@ typedef struct worker_params {
 typedef struct worker_spec {
     const char *pool;              /* pool name, for logs */
     const char *command;           /* the program as configured, for logs */
+    const char *dir;               /* its private directory (UHW_WORKER_DIR), kept for worker_dir(), or NULL */
     unsigned slot;
     const worker_params_t *params;
     const proc_spec_t *proc;       /* what to exec */
@@ -132,6 +133,7 @@ unsigned worker_slot(const worker_t *w);
 pid_t worker_pid(const worker_t *w);
 const char *worker_who(const worker_t *w);   /* "api#2 pid=123", the log prefix */
 const char *worker_info(const worker_t *w);  /* Ready.info */
+const char *worker_dir(const worker_t *w);   /* its private directory, or NULL */
 unsigned worker_in_flight(const worker_t *w);
 uint64_t worker_requests(const worker_t *w); /* requests assigned to this process */
 uint64_t worker_spawned_wall(const worker_t *w);

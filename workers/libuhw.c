@@ -220,6 +220,7 @@ static req_impl_t *req_new(Uhw__V1__ToWorker *msg)
     r->pub.http_version = q->http_version;
     r->pub.pool = q->pool;
     r->pub.timeout_ms = q->timeout_ms;
+    r->pub.target = q->target != NULL ? q->target : "";
     r->next = S.reqs;
     if (S.reqs != NULL)
         S.reqs->prev = r;

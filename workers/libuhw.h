@@ -61,7 +61,7 @@ typedef struct uhw_header {
 typedef struct uhw_req {
     uint64_t id;                  /* the supervisor's request id */
     const char *method;           /* "GET", ... */
-    const char *path;             /* without the query string, as sent by the client */
+    const char *path;             /* without the query string: percent-decoded and normalized (what uhw routed on) */
     const char *query;            /* without the leading '?', not decoded */
     const uhw_header_t *headers;  /* in the order received; repeated names stay repeated */
     size_t nheaders;
@@ -73,6 +73,7 @@ typedef struct uhw_req {
     const char *http_version;     /* "HTTP/1.1", "HTTP/2" */
     const char *pool;             /* name of the pool that routed the request */
     uint32_t timeout_ms;          /* time left before the supervisor answers 504 */
+    const char *target;           /* the request target as the client sent it (encoded path and query) */
     void *user;                   /* free for the application; the SDK never touches it */
 } uhw_req_t;
 

@@ -212,7 +212,7 @@ EOF
     for pool in web api; do
         for series in uhw_requests_total uhw_request_duration_seconds_bucket uhw_queue_length uhw_workers_alive \
             uhw_workers_ready uhw_workers_busy uhw_worker_restarts_total uhw_worker_recycles_total \
-            uhw_victims_total uhw_pool_degraded; do
+            uhw_victims_total uhw_slow_requests_total uhw_pool_degraded; do
             grep -q "^$series{pool=\"$pool\"" "$BATS_TEST_TMPDIR/metrics"
         done
     done
@@ -380,4 +380,26 @@ EOF
     assert_line --index 1 --partial "RELOADING=1"
     assert_line --index 2 --partial "READY=1"
     assert_line --index 3 --partial "STOPPING=1"
+}
+
+@test "slow_log: a request still running after it is logged once, with worker pid and request line; fast ones are not" {
+    write_config pools >/dev/null <<EOF
+listen: [127.0.0.1:0]
+control: uhw.sock
+pools:
+  - name: app
+    command: [$UHW_BUILD/workers/crash]
+    workers: 1
+    slow_log: 300ms
+EOF
+    uhw_start "$BATS_TEST_TMPDIR/pools.yaml"
+    run hc -w '%{http_code}' "$URL/fast"
+    assert_output --partial 200
+    run hc -w '%{http_code}' "$URL/slow?ms=1500"
+    assert_output --partial 200
+    pid=$(pids_of_pool app)
+    grep -E "app#[0-9]+ pid=$pid\] id=[0-9]+ GET /slow\\?ms=1500: slow: running for [0-9]+ ms \(slow_log 300 ms\), the worker has not answered yet" \
+        "$LOG"
+    [ "$(grep -c 'slow: running' "$LOG")" -eq 1 ]   # once, and not for /fast
+    curl -sS --unix-socket "$SOCK" http://uhw/metrics | grep -E '^uhw_slow_requests_total\{pool="app"\} 1$'
 }

@@ -158,7 +158,7 @@ EOF
     run hc -g --path-as-is -H "X-Evil: $evil_header" \
         "$URL/a';touch%20pwned5;'\$(touch%20pwned6)\`touch%20pwned7\`?q=';\$(touch%20pwned8)\`x\`\""
     assert_success
-    assert_line "path=/a';touch%20pwned5;'\$(touch%20pwned6)\`touch%20pwned7\`"
+    assert_line "path=/a';touch pwned5;'\$(touch pwned6)\`touch pwned7\`"  # decoded: the path uhw routed on
     assert_line "query=q=';\$(touch%20pwned8)\`x\`\""
     assert_line "evil=$evil_header"
     run ls "$BATS_TEST_TMPDIR"

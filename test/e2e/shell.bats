@@ -96,7 +96,7 @@ EOF
 import json, sys
 r = json.loads(sys.argv[1]); evil = sys.argv[2]
 assert r["method"] == "POST", r
-assert r["path"] == "/a'"'"';$(touch%20pwned4)`x`", r
+assert r["path"] == "/a'"'"';$(touch pwned4)`x`", r  # decoded: the path uhw routed on
 assert r["query"] == "q=$(touch%20pwned5)&r='"'"'", r
 assert r["ctype"] == "text/x-a" and r["clen"] == "3", r
 assert r["addr"] == "127.0.0.1" and r["scheme"] == "http" and r["proto"] == "HTTP/1.1", r
@@ -401,13 +401,13 @@ EOF
 )
     uhw_start "$(one_pool "$w")"
     agent=$(printf 'a "quoted" \\ back\tslash \xc3\xa9 \xff')
-    run hc -g --path-as-is -A "$agent" "$URL/p\"q'%0A?2.5"
+    run hc -g --path-as-is -A "$agent" "$URL/p\"q'%C3%A9?2.5"
     assert_success
     python3 -c '
 import json, sys
 r = json.loads(sys.argv[1])
 assert r["ok"] is True and r["n"] == 2.5, r
-assert r["path"] == "/p\"q'"'"'%0A", r
+assert r["path"] == "/p\"q'"'"'\u00e9", r
 assert r["agent"] == "a \"quoted\" \\ back\tslash \u00e9 \ufffd", repr(r["agent"])
 ' "$output"
     run hc -w ' %{http_code}' "$URL/x?tru"

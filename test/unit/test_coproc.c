@@ -58,9 +58,34 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The helper's stderr (its complaints about refused commands) goes to this file, so the
+ * tests can check them and the test run shows no stray error lines. */
+static void stderr_path(char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/coproc.stderr", tmpdir);
+}
+
+static char *slurp(const char *path, size_t *n);
+
+/* Whether the helper has written `text` to its stderr since it started. */
+static void expect_stderr(const char *text)
+{
+    char path[128];
+    stderr_path(path, sizeof(path));
+    size_t n;
+    char *got = slurp(path, &n);
+    if (strstr(got, text) == NULL)
+        fail_msg("expected \"%s\" on the helper's stderr, got \"%s\"", text, got);
+    free(got);
+}
+
 static void start(co_t *c)
 {
     int in[2], out[2], cmd[2], tok[2];
+    char errpath[128];
+    stderr_path(errpath, sizeof(errpath));
+    int err = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+    assert_true(err >= 0);
     assert_int_equal(pipe(in), 0);
     assert_int_equal(pipe(out), 0);
     assert_int_equal(pipe(cmd), 0);
@@ -69,12 +94,13 @@ static void start(co_t *c)
     assert_true(c->pid >= 0);
     if (c->pid == 0) {
         /* Move everything above 4 first, so the dup2s below cannot clobber a pipe end. */
-        int fds[4] = {fcntl(in[0], F_DUPFD, 10), fcntl(out[1], F_DUPFD, 10), fcntl(cmd[0], F_DUPFD, 10),
-                      fcntl(tok[1], F_DUPFD, 10)};
+        int fds[5] = {fcntl(in[0], F_DUPFD, 10), fcntl(out[1], F_DUPFD, 10), fcntl(cmd[0], F_DUPFD, 10),
+                      fcntl(tok[1], F_DUPFD, 10), fcntl(err, F_DUPFD, 10)};
         dup2(fds[0], 0);
         dup2(fds[1], 1);
         dup2(fds[2], 3);
         dup2(fds[3], 4);
+        dup2(fds[4], 2);
         char *argv[] = {"coproc", NULL};
         _exit(helper_coproc(&helper_stdio, 1, argv)); /* closes every fd above 4 itself */
     }
@@ -82,6 +108,7 @@ static void start(co_t *c)
     close(out[1]);
     close(cmd[0]);
     close(tok[1]);
+    close(err);
     c->proto_in = in[1];
     c->proto_out = out[0];
     c->cmd = cmd[1];
@@ -254,6 +281,7 @@ static void test_request_cycle(void **state)
     free(json);
     command(&c, "json", "n:=nope", NULL);
     assert_int_equal(token(&c), 'E');
+    expect_stderr("uhw json: invalid JSON for key 'n'");
 
     /* A second request, smaller: the request file shrinks with it. */
     send_request(&c, 8, "/2", "", 0);
@@ -295,6 +323,7 @@ static void test_unanswered(void **state)
     assert_int_equal(m->response->status, 500);
     uhw__v1__from_worker__free_unpacked(m, NULL);
     assert_int_equal(token(&c), 'R');
+    expect_stderr("uhw reply: refused header 'Bad Name'");
 
     /* A stream left open when the script ends (end of its commands): aborted. */
     command(&c, "stream", "start", NULL);

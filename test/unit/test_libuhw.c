@@ -178,22 +178,31 @@ typedef struct child {
     pid_t pid;
     int to;   /* the worker's stdin */
     int from; /* the worker's stdout */
+    int err;  /* the worker's stderr (non-blocking), read by wait_exit into `log` */
+    char log[4096];
+    size_t nlog;
 } child_t;
 
 static child_t spawn(void)
 {
-    int in[2], out[2];
+    int in[2], out[2], err[2];
     assert_int_equal(pipe(in), 0);
     assert_int_equal(pipe(out), 0);
+    assert_int_equal(pipe2(err, O_NONBLOCK), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        /* libuhw's own complaints go to stderr: captured, so the test can check them and the
+         * test run shows no stray "uhw: protocol error" lines. */
         dup2(in[0], STDIN_FILENO);
         dup2(out[1], STDOUT_FILENO);
+        dup2(err[1], STDERR_FILENO);
         close(in[0]);
         close(in[1]);
         close(out[0]);
         close(out[1]);
+        close(err[0]);
+        close(err[1]);
         uhw_options_t o = {.concurrency = 4, .info = "test", .on_cancel = on_cancel,
                            .on_configure = on_configure, .on_shutdown = on_shutdown};
         int rc = uhw_run_opts(&o, handler, NULL);
@@ -201,7 +210,8 @@ static child_t spawn(void)
     }
     close(in[0]);
     close(out[1]);
-    return (child_t){pid, in[1], out[0]};
+    close(err[1]);
+    return (child_t){.pid = pid, .to = in[1], .from = out[0], .err = err[0]};
 }
 
 /* The next frame from the worker (fails the test after 5 s). */
@@ -312,15 +322,33 @@ static void send_cancel(child_t *c, uint64_t id, Uhw__V1__Cancel__Reason reason)
     send_msg(c, &m);
 }
 
-/* Waits (up to 5 s) for the worker to exit; returns its exit code (or 128 + signal). */
+/* Appends what the worker wrote to stderr so far to c->log (kept NUL-terminated; the
+ * rest is dropped once it is full, so a chatty worker cannot block on a full pipe). */
+static void drain_stderr(child_t *c)
+{
+    char buf[1024];
+    ssize_t n;
+    while ((n = read(c->err, buf, sizeof(buf))) > 0) {
+        size_t room = sizeof(c->log) - 1 - c->nlog, take = (size_t)n < room ? (size_t)n : room;
+        memcpy(c->log + c->nlog, buf, take);
+        c->nlog += take;
+    }
+    c->log[c->nlog] = '\0';
+}
+
+/* Waits (up to 5 s) for the worker to exit; returns its exit code (or 128 + signal).
+ * Its stderr is in c->log then. */
 static int wait_exit(child_t *c)
 {
     int st = 0;
     for (int i = 0; i < 500; ++i) {
+        drain_stderr(c);
         pid_t r = waitpid(c->pid, &st, WNOHANG);
         if (r == c->pid) {
+            drain_stderr(c); /* the writer is gone: everything it wrote is in the pipe */
             close(c->to);
             close(c->from);
+            close(c->err);
             return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         }
         struct timespec ts = {0, 10 * 1000000L};
@@ -330,6 +358,18 @@ static int wait_exit(child_t *c)
     waitpid(c->pid, &st, 0);
     fail_msg("worker did not exit");
     return -1;
+}
+
+/* The worker exits with `code`, having written `stderr_text` to stderr (a substring), or
+ * nothing at all when it is NULL. */
+static void expect_exit(child_t *c, int code, const char *stderr_text)
+{
+    assert_int_equal(wait_exit(c), code);
+    if (stderr_text == NULL) {
+        assert_string_equal(c->log, "");
+    } else if (strstr(c->log, stderr_text) == NULL) {
+        fail_msg("expected \"%s\" on the worker's stderr, got \"%s\"", stderr_text, c->log);
+    }
 }
 
 static child_t start(void)
@@ -369,7 +409,7 @@ static void test_ready_respond_eof(void **state)
     expect_response(&c, 43, 404, "no\n");
     close_stdin(&c);
     expect_log(&c, 0, "shutdown grace=0 stopping=1");
-    assert_int_equal(wait_exit(&c), 0);
+    expect_exit(&c, 0, NULL);
 }
 
 static void test_request_fields(void **state)
@@ -390,7 +430,7 @@ static void test_request_fields(void **state)
     expect_response(&c, 5, 200, "the body");
     close_stdin(&c);
     expect_log(&c, 0, "shutdown grace=0 stopping=1");
-    assert_int_equal(wait_exit(&c), 0);
+    expect_exit(&c, 0, NULL);
 }
 
 static void test_cancel_deferred(void **state)
@@ -414,7 +454,7 @@ static void test_cancel_deferred(void **state)
     uhw__v1__from_worker__free_unpacked(m, NULL);
     close_stdin(&c);
     expect_log(&c, 0, "shutdown grace=0 stopping=1");
-    assert_int_equal(wait_exit(&c), 0);
+    expect_exit(&c, 0, NULL);
 }
 
 static void test_sse_framing(void **state)
@@ -435,7 +475,7 @@ static void test_sse_framing(void **state)
     expect_end(&c, 3, "");
     close_stdin(&c);
     expect_log(&c, 0, "shutdown grace=0 stopping=1");
-    assert_int_equal(wait_exit(&c), 0);
+    expect_exit(&c, 0, NULL);
 }
 
 static void test_ndjson_and_abort(void **state)
@@ -457,7 +497,7 @@ static void test_ndjson_and_abort(void **state)
     expect_end(&c, 5, "backend failed");
     close_stdin(&c);
     expect_log(&c, 0, "shutdown grace=0 stopping=1");
-    assert_int_equal(wait_exit(&c), 0);
+    expect_exit(&c, 0, NULL);
 }
 
 /* uhw_fail: RequestFailed with every field, refused statuses, defaults, after a stream started. */
@@ -488,7 +528,7 @@ static void test_request_failed(void **state)
     /* Both requests are finished: EOF ends the worker at once. */
     close_stdin(&c);
     expect_log(&c, 0, "shutdown grace=0 stopping=1");
-    assert_int_equal(wait_exit(&c), 0);
+    expect_exit(&c, 0, NULL);
 }
 
 static void test_refused_headers(void **state)
@@ -504,7 +544,7 @@ static void test_refused_headers(void **state)
     uhw__v1__from_worker__free_unpacked(m, NULL);
     close_stdin(&c);
     expect_log(&c, 0, "shutdown grace=0 stopping=1");
-    assert_int_equal(wait_exit(&c), 0);
+    expect_exit(&c, 0, NULL);
 }
 
 static void test_timers(void **state)
@@ -520,7 +560,7 @@ static void test_timers(void **state)
     expect_response(&c, 10, 200, "timers\n");
     close_stdin(&c);
     expect_log(&c, 0, "shutdown grace=0 stopping=1");
-    assert_int_equal(wait_exit(&c), 0);
+    expect_exit(&c, 0, NULL);
 }
 
 static void test_watch_fd(void **state)
@@ -534,7 +574,7 @@ static void test_watch_fd(void **state)
     expect_response(&c, 17, 200, "piped");
     close_stdin(&c);
     expect_log(&c, 0, "shutdown grace=0 stopping=1");
-    assert_int_equal(wait_exit(&c), 0);
+    expect_exit(&c, 0, NULL);
 }
 
 static void test_eof_waits_for_open_requests(void **state)
@@ -545,7 +585,7 @@ static void test_eof_waits_for_open_requests(void **state)
     close_stdin(&c); /* uhw_run must keep going until 11 is answered */
     expect_log(&c, 0, "shutdown grace=0 stopping=1");
     expect_response(&c, 11, 201, "later\n");
-    assert_int_equal(wait_exit(&c), 0);
+    expect_exit(&c, 0, NULL);
 }
 
 static void test_eof_with_stranded_request(void **state)
@@ -555,7 +595,7 @@ static void test_eof_with_stranded_request(void **state)
     send_request(&c, 12, "/defer");
     close_stdin(&c); /* nothing can ever finish 12: uhw_run gives up with -1 */
     expect_log(&c, 0, "shutdown grace=0 stopping=1");
-    assert_int_equal(wait_exit(&c), 3);
+    expect_exit(&c, 3, "uhw: stdin closed with 1 request(s) open and nothing left to finish them\n");
 }
 
 static void test_shutdown_and_configure(void **state)
@@ -592,7 +632,7 @@ static void test_shutdown_and_configure(void **state)
     expect_log(&c, 0, "shutdown grace=500 stopping=1");
     expect_response(&c, 15, 201, "later\n");
     /* stdin still open: Shutdown alone ends the loop once nothing is open. */
-    assert_int_equal(wait_exit(&c), 0);
+    expect_exit(&c, 0, NULL);
 }
 
 static void test_protocol_error(void **state)
@@ -601,7 +641,7 @@ static void test_protocol_error(void **state)
     child_t c = start();
     static const char junk[] = "\x05garbage, not a frame";
     assert_int_equal(write(c.to, junk, sizeof(junk) - 1), (ssize_t)sizeof(junk) - 1);
-    assert_int_equal(wait_exit(&c), 3);
+    expect_exit(&c, 3, "uhw: protocol error: a frame from the supervisor does not decode\n");
 }
 
 static void test_supervisor_gone(void **state)
@@ -611,7 +651,7 @@ static void test_supervisor_gone(void **state)
     close(c.from); /* nobody reads the worker's output any more */
     c.from = open("/dev/null", O_RDONLY);
     send_request(&c, 16, "/hello");
-    assert_int_equal(wait_exit(&c), 0); /* EPIPE: quiet exit, not SIGPIPE */
+    expect_exit(&c, 0, NULL); /* EPIPE: quiet exit, not SIGPIPE */
 }
 
 /* ---------------------------------------------------------------- in-process */

@@ -69,6 +69,33 @@ static void test_created_and_removed(void **state)
     free(f);
 }
 
+/* workdir_open refuses $UHW_WORKER_DIR and says why on stderr: capture what it says (so the
+ * test run shows no stray lines) and check that it names the problem. */
+static void expect_refused(workdir_t *w, const char *reason)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/stderr", tmpdir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(fd, 2), 2);
+    int rc = workdir_open(w, "test");
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char got[1024];
+    ssize_t n = pread(fd, got, sizeof(got) - 1, 0);
+    close(fd);
+    unlink(path);
+    assert_int_equal(rc, -1);
+    assert_true(n > 0);
+    got[n] = '\0';
+    if (strstr(got, reason) == NULL)
+        fail_msg("expected \"%s\" in the message, got \"%s\"", reason, got);
+}
+
 static void test_from_env(void **state)
 {
     (void)state;
@@ -85,17 +112,17 @@ static void test_from_env(void **state)
     assert_int_equal(access(dir, F_OK), 0); /* uhw's to remove, not ours */
 
     assert_int_equal(chmod(dir, 0750), 0);
-    assert_int_equal(workdir_open(&w, "test"), -1);
+    expect_refused(&w, "not a private directory (a directory, owner uid");
     assert_int_equal(chmod(dir, 0700), 0);
     assert_int_equal(symlink(dir, link), 0);
     setenv("UHW_WORKER_DIR", link, 1);
-    assert_int_equal(workdir_open(&w, "test"), -1);
+    expect_refused(&w, "not a private directory (a symlink");
     setenv("UHW_WORKER_DIR", "/nonexistent/uhw", 1);
-    assert_int_equal(workdir_open(&w, "test"), -1);
+    expect_refused(&w, "UHW_WORKER_DIR=/nonexistent/uhw: No such file or directory");
     if (geteuid() == 0) {
         assert_int_equal(chown(dir, 65534, 65534), 0);
         setenv("UHW_WORKER_DIR", dir, 1);
-        assert_int_equal(workdir_open(&w, "test"), -1);
+        expect_refused(&w, "not a private directory (a directory, owner uid 65534");
     }
 }
 
