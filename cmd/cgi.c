@@ -570,7 +570,7 @@ static int usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "uhw cgi: ");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nusage: uhw cgi %s\nTry 'uhw help cgi'.\n", CGI_USAGE_ARGS);
+    fprintf(stderr, "\nTry 'uhw help cgi'.\n");
     return 2;
 }
 

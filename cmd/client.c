@@ -4,9 +4,11 @@
 #include "client.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -26,29 +28,42 @@ typedef struct client_state {
     client_result_t *res;
     char *body;
     size_t len, cap;
-    int done;
+    int (*on_chunk)(void *arg, const char *bytes, size_t len); /* streams a 2xx body (client_options_t) */
+    void *arg;
+    int streaming;          /* this body goes to on_chunk */
+    int done;               /* h2o closed the client: nothing of it is left to cancel */
+    int interrupted;        /* SIGINT came first: the client is still open */
 } client_state_t;
+
+static void collect(client_state_t *st, const char *bytes, size_t n)
+{
+    if (st->len + n + 1 > st->cap) {
+        st->cap = (st->len + n + 1) * 2;
+        char *b = realloc(st->body, st->cap);
+        if (b == NULL)
+            abort();
+        st->body = b;
+    }
+    memcpy(st->body + st->len, bytes, n);
+    st->len += n;
+}
 
 static int on_body(h2o_http1client_t *client, const char *errstr)
 {
     client_state_t *st = client->data;
     h2o_buffer_t *in = client->sock->input;
+    int stop = 0;
     if (in->size != 0) {
-        if (st->len + in->size + 1 > st->cap) {
-            st->cap = (st->len + in->size + 1) * 2;
-            char *b = realloc(st->body, st->cap);
-            if (b == NULL)
-                abort();
-            st->body = b;
-        }
-        memcpy(st->body + st->len, in->bytes, in->size);
-        st->len += in->size;
+        if (st->streaming)
+            stop = st->on_chunk(st->arg, in->bytes, in->size) != 0;
+        else
+            collect(st, in->bytes, in->size);
         h2o_buffer_consume(&client->sock->input, in->size);
     }
-    if (errstr != NULL) {
-        if (errstr != h2o_http1client_error_is_eos)
-            snprintf(st->res->error, sizeof(st->res->error), "%s", errstr);
-        st->done = 1;
+    if (errstr != NULL && errstr != h2o_http1client_error_is_eos)
+        snprintf(st->res->error, sizeof(st->res->error), "%s", errstr);
+    if (errstr != NULL || stop) {
+        st->done = 1; /* h2o closes the client when we return (either way) */
         return -1;
     }
     return 0;
@@ -94,6 +109,7 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
         st->done = 1;
         return NULL;
     }
+    st->streaming = st->on_chunk != NULL && status / 100 == 2;
     return on_body;
 }
 
@@ -112,8 +128,50 @@ static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char 
     return on_head;
 }
 
+/* SIGINT read from a signalfd (client_options_t.interruptible). */
+typedef struct interrupt {
+    sigset_t old_mask;
+    h2o_socket_t *sock;
+} interrupt_t;
+
+static void on_sigint(h2o_socket_t *sock, const char *err)
+{
+    client_state_t *st = sock->data;
+    if (err != NULL) { /* cannot happen with a signalfd; never read it again */
+        h2o_socket_read_stop(sock);
+        return;
+    }
+    h2o_buffer_consume(&sock->input, sock->input->size);
+    if (!st->done)
+        st->interrupted = 1;
+}
+
+static int interrupt_begin(interrupt_t *it, h2o_evloop_t *loop, client_state_t *st)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &set, &it->old_mask) != 0)
+        return -1;
+    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) {
+        sigprocmask(SIG_SETMASK, &it->old_mask, NULL);
+        return -1;
+    }
+    it->sock = h2o_evloop_socket_create(loop, fd, 0);
+    it->sock->data = st;
+    h2o_socket_read_start(it->sock, on_sigint);
+    return 0;
+}
+
+static void interrupt_end(interrupt_t *it)
+{
+    h2o_socket_close(it->sock); /* closes the signalfd */
+    sigprocmask(SIG_SETMASK, &it->old_mask, NULL);
+}
+
 /* Runs one exchange with the server at `sa` on a private event loop. */
-static void exchange(struct sockaddr *sa, socklen_t salen, client_state_t *st, unsigned timeout_ms)
+static void exchange(struct sockaddr *sa, socklen_t salen, client_state_t *st, uint64_t timeout_ms, int interruptible)
 {
     h2o_evloop_t *loop = h2o_evloop_create();
     h2o_timeout_t io_timeout;
@@ -122,10 +180,19 @@ static void exchange(struct sockaddr *sa, socklen_t salen, client_state_t *st, u
     h2o_socketpool_init_by_address(&pool, sa, salen, 0, 1);
     h2o_socketpool_set_timeout(&pool, loop, timeout_ms); /* also binds the pool to the loop */
     h2o_http1client_ctx_t ctx = {.loop = loop, .io_timeout = &io_timeout};
+    interrupt_t it;
+    if (interruptible && interrupt_begin(&it, loop, st) != 0)
+        interruptible = 0; /* then Ctrl-C ends the process, as it would anyway */
     h2o_http1client_t *client = NULL;
     h2o_http1client_connect_with_pool(&client, st, &ctx, &pool, on_connect);
-    while (!st->done)
+    while (!st->done && !st->interrupted)
         h2o_evloop_run(loop, INT32_MAX);
+    if (!st->done) {
+        h2o_http1client_cancel(client);
+        st->res->interrupted = 1;
+    }
+    if (interruptible)
+        interrupt_end(&it);
     h2o_socketpool_dispose(&pool);
     h2o_evloop_run(loop, 0); /* let closed sockets be disposed of */
     h2o_timeout_dispose(loop, &io_timeout);
@@ -138,7 +205,8 @@ static int finish(client_state_t *st, client_result_t *res)
     if (res->status == 0) {
         free(st->body);
         if (res->error[0] == '\0')
-            snprintf(res->error, sizeof(res->error), "the server closed the connection");
+            snprintf(res->error, sizeof(res->error), "%s",
+                     res->interrupted ? "interrupted" : "the server closed the connection");
         return -1;
     }
     if (st->body == NULL)
@@ -152,6 +220,15 @@ static int finish(client_state_t *st, client_result_t *res)
 
 int client_request(const char *socket_path, const char *method, const char *path, client_result_t *res)
 {
+    return client_request_opts(socket_path, method, path, NULL, res);
+}
+
+int client_request_opts(const char *socket_path, const char *method, const char *path, const client_options_t *opts,
+                        client_result_t *res)
+{
+    static const client_options_t defaults = {0};
+    if (opts == NULL)
+        opts = &defaults;
     memset(res, 0, sizeof(*res));
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(socket_path) >= sizeof(sa.sun_path)) {
@@ -168,13 +245,23 @@ int client_request(const char *socket_path, const char *method, const char *path
         return -1;
     }
     close(fd);
+    res->connected = 1;
 
-    client_state_t st = {.method_is_head = strcmp(method, "HEAD") == 0, .res = res, .nreqbufs = 1};
+    client_state_t st = {.method_is_head = strcmp(method, "HEAD") == 0,
+                         .res = res,
+                         .nreqbufs = 1,
+                         .on_chunk = opts->on_chunk,
+                         .arg = opts->arg};
     char req[512];
     int n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: uhw\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
                      method, path);
+    if (n < 0 || (size_t)n >= sizeof(req)) {
+        snprintf(res->error, sizeof(res->error), "request target is too long");
+        return -1;
+    }
     st.reqbufs[0] = h2o_iovec_init(req, (size_t)n);
-    exchange((struct sockaddr *)&sa, sizeof(sa), &st, CONTROL_TIMEOUT_MS);
+    exchange((struct sockaddr *)&sa, sizeof(sa), &st, opts->timeout_ms != 0 ? opts->timeout_ms : CONTROL_TIMEOUT_MS,
+             opts->interruptible);
     return finish(&st, res);
 }
 
@@ -260,7 +347,7 @@ int client_http(const struct sockaddr *sa, socklen_t salen, const client_http_re
         st.reqbufs[st.nreqbufs++] = h2o_iovec_init(rq->body, rq->body_len);
     struct sockaddr_storage ss;
     memcpy(&ss, sa, salen); /* h2o wants it writable */
-    exchange((struct sockaddr *)&ss, salen, &st, rq->timeout_ms != 0 ? rq->timeout_ms : CONTROL_TIMEOUT_MS);
+    exchange((struct sockaddr *)&ss, salen, &st, rq->timeout_ms != 0 ? rq->timeout_ms : CONTROL_TIMEOUT_MS, 0);
     free(h.p);
     return finish(&st, res);
 }

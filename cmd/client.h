@@ -8,6 +8,7 @@
 #define UHW_CLIENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 typedef struct client_header {
@@ -25,11 +26,33 @@ typedef struct client_result {
     char reason[64];            /* the status line's reason phrase (client_http) */
     client_header_t *headers;   /* response headers (client_http; NULL for client_request) */
     size_t nheaders;
+    int connected;              /* the connection was made: a drop after it is not "nobody listens" */
+    int interrupted;            /* SIGINT ended the exchange (client_options_t.interruptible) */
 } client_result_t;
 
 /* Sends METHOD PATH to the socket. Returns 0 when a response arrived (see res->status),
  * -1 when no server answered (res->error says why). Free res->body. */
 int client_request(const char *socket_path, const char *method, const char *path, client_result_t *res);
+
+/* No read timeout: for answers that come when something happens (`uhw stop --wait`, `uhw tail -f`). */
+#define CLIENT_WAIT_FOREVER ((uint64_t)10 * 365 * 24 * 3600 * 1000)
+
+typedef struct client_options {
+    uint64_t timeout_ms;   /* connecting and each read; 0: 10 s */
+    /* When set, a 2xx response's body is handed to on_chunk piece by piece as it arrives, not
+     * collected in res->body (which stays empty); a non-zero return ends the exchange. The body of
+     * any other status is collected as usual, for its error message. */
+    int (*on_chunk)(void *arg, const char *bytes, size_t len);
+    void *arg;
+    /* SIGINT (Ctrl-C) ends the exchange, with res->interrupted set, instead of the process: the
+     * signal is blocked and read from a signalfd meanwhile. */
+    int interruptible;
+} client_options_t;
+
+/* client_request with options (NULL: as client_request). With on_chunk, returns 0 once the
+ * response has begun, even if the connection broke later (res->error then says why). */
+int client_request_opts(const char *socket_path, const char *method, const char *path, const client_options_t *opts,
+                        client_result_t *res);
 
 typedef struct client_http_request {
     const char *method;               /* an HTTP token */

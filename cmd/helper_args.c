@@ -38,9 +38,7 @@ int helper_usage_error(const char *verb, const char *fmt, ...)
     va_start(ap, fmt);
     vreport(verb, fmt, ap);
     va_end(ap);
-    const char *u = helpers_usage(verb);
-    if (u != NULL)
-        fprintf(stderr, "%.*s(uhw %s --help for more)\n", (int)strcspn(u, "\n") + 1, u, verb);
+    fprintf(stderr, "Try 'uhw help %s'.\n", verb);
     return 2;
 }
 

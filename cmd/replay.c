@@ -49,7 +49,7 @@ static int usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "uhw replay: ");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nusage: uhw replay %s\nTry 'uhw help replay'.\n", REPLAY_USAGE_ARGS);
+    fprintf(stderr, "\nTry 'uhw help replay'.\n");
     return REPLAY_USAGE;
 }
 

@@ -965,3 +965,21 @@ uhw_config_t *config_load(const char *path, cfg_errors_t *errs)
     free(text);
     return cfg;
 }
+
+char *config_control_socket(const char *path)
+{
+    char *dir = cfg_dir_of(path);
+    if (dir == NULL)
+        return NULL;
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    size_t len;
+    char *text = read_config_file(path, &len, &errs);
+    char *control = text != NULL ? cfg_scan_top_scalar(text, len, "control") : NULL;
+    char *sock = cfg_path_resolve(dir, control != NULL ? control : "uhw.sock");
+    free(control);
+    free(text);
+    cfg_errors_free(&errs);
+    free(dir);
+    return sock;
+}

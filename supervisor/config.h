@@ -168,6 +168,13 @@ uhw_config_t *config_load(const char *path, cfg_errors_t *errs);
 uhw_config_t *config_load_buffer(const char *name, const char *text, size_t len, cfg_errors_t *errs);
 void config_free(uhw_config_t *cfg);
 
+/* The control socket of the file at `path`, found even when the file does not load: only the
+ * top-level `control` key is read (as far as the YAML parses), resolved as config_load resolves
+ * it; the default uhw.sock next to the file when the key is missing or not a string. NULL when
+ * the file's directory does not exist. A string to free. (`uhw reload` sends a broken file's
+ * reload to its server anyway, which refuses it and logs why.) */
+char *config_control_socket(const char *path);
+
 /* Replaces cfg->listen with `n` addresses given on the command line (`uhw serve --listen ADDR`,
  * repeatable), in the syntax of listen's strings: HOST:PORT, [IPv6]:PORT or a port. Errors name
  * the option ("--listen: invalid listen address ..."). Returns 0, or -1 leaving cfg as it was. */

@@ -112,6 +112,10 @@ cfg_node_t *cfg_pair_value(cfg_walk_t *w, const cfg_node_t *map, size_t i);
 const char *cfg_key(cfg_walk_t *w, const cfg_node_t *map, size_t i, const char *in);
 /* The value of `key` in mapping `m` (its first occurrence), or NULL. */
 cfg_node_t *cfg_find(cfg_walk_t *w, const cfg_node_t *m, const char *key);
+/* The value of top-level `key` when the document is a mapping and that value is a scalar other
+ * than null, read as far as the YAML is well-formed: a syntax error further down does not hide
+ * it. NULL otherwise. Reports nothing. (`uhw reload` finds the control socket of a broken file.) */
+char *cfg_scan_top_scalar(const char *text, size_t len, const char *key);
 /* True for the words a plain YAML scalar reads as null ("", "~", "null"...): the dumper quotes them. */
 int cfg_null_word(const char *s);
 

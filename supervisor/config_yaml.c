@@ -531,3 +531,63 @@ void cfg_walk_text(cfg_walk_t *w, const char *text, size_t len, void (*read_root
     }
     yaml_parser_delete(&parser);
 }
+
+/* ------------------------------------------------------------------ lenient scan */
+
+/* Reads events, not the document, so that what comes before a syntax error is still seen. The
+ * root mapping's entries alternate key and value; `depth` counts the collections open, so
+ * only entries at depth 1 are the root's. */
+char *cfg_scan_top_scalar(const char *text, size_t len, const char *key)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        abort();
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    char *found = NULL;
+    int depth = 0, is_key = 1, wanted = 0, done = 0;
+    while (!done) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev))
+            break;
+        int at_root = depth == 1; /* this event is (the start of) an entry of the root mapping */
+        switch (ev.type) {
+        case YAML_SCALAR_EVENT:
+        case YAML_ALIAS_EVENT:
+            if (depth == 0) { /* the document is a scalar, not a mapping */
+                done = 1;
+            } else if (at_root && wanted) {
+                const char *v = ev.type == YAML_SCALAR_EVENT ? (const char *)ev.data.scalar.value : NULL;
+                if (v != NULL && *v != '\0' && !(ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && cfg_null_word(v)))
+                    found = cfg_xstrdup(v);
+                done = 1;
+            } else if (at_root) {
+                wanted = is_key && ev.type == YAML_SCALAR_EVENT && strcmp((const char *)ev.data.scalar.value, key) == 0;
+                is_key = !is_key;
+            }
+            break;
+        case YAML_MAPPING_START_EVENT:
+        case YAML_SEQUENCE_START_EVENT:
+            if (depth == 0 && ev.type != YAML_MAPPING_START_EVENT)
+                done = 1;
+            else if (at_root && wanted)
+                done = 1; /* the value is not a scalar */
+            ++depth;
+            break;
+        case YAML_MAPPING_END_EVENT:
+        case YAML_SEQUENCE_END_EVENT:
+            if (--depth == 1)
+                is_key = !is_key; /* a collection was an entry of the root */
+            else if (depth == 0)
+                done = 1;
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return found;
+}

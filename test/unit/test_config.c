@@ -725,6 +725,71 @@ static void test_missing_file(void **state)
     assert_int_equal(errs.len, 0);
 }
 
+/* config_control_socket: the socket of a file that does not load, as config_load would resolve it. */
+static void expect_control(const char *dir, const char *yaml, const char *want_rel)
+{
+    char *path = write_file(dir, "pools.yaml", yaml, 0644);
+    char *real = realpath(dir, NULL), *want, *got = config_control_socket(path);
+    assert_non_null(real);
+    if (want_rel[0] == '/')
+        want = strdup(want_rel);
+    else
+        assert_true(asprintf(&want, "%s/%s", real, want_rel) > 0);
+    assert_non_null(got);
+    if (strcmp(got, want) != 0)
+        fail_msg("for %s: got %s, want %s", yaml, got, want);
+    free(got);
+    free(want);
+    free(real);
+    free(path);
+}
+
+static void test_control_socket_lenient(void **state)
+{
+    const char *d = ((scratch_t *)*state)->dir;
+    /* A valid file: the same path config_load gives. */
+    const char *valid = "control: run/ctl.sock\npools:\n  - name: a\n    command: [x]\n";
+    char *path = write_file(d, "pools.yaml", valid, 0644);
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    uhw_config_t *cfg = config_load(path, &errs);
+    assert_non_null(cfg);
+    char *got = config_control_socket(path);
+    assert_string_equal(got, cfg->control);
+    free(got);
+    config_free(cfg);
+    free(path);
+    cfg_errors_free(&errs);
+    expect_control(d, valid, "run/ctl.sock");
+    /* Broken in every way but control: wrong keys and types, a syntax error after it. */
+    expect_control(d, "pools: 3\ncomand: x\ncontrol: './a/../b.sock'\nlisten: [\n", "b.sock");
+    expect_control(d, "control: /abs/x.sock\npools:\n  - name: a\n   bad indent: [\n", "/abs/x.sock");
+    /* Nested keys named control are not the top-level one; collections are skipped whole. */
+    expect_control(d, "victims: {control: no.sock}\npools: [{control: no2.sock}]\ncontrol: yes.sock\n", "yes.sock");
+    expect_control(d, "? [a, b]\n: c\ncontrol: k.sock\n", "k.sock");
+    /* No usable control: the default next to the file. */
+    expect_control(d, "pools: []\n", "uhw.sock");
+    expect_control(d, "control: ~\n", "uhw.sock");
+    expect_control(d, "control: ''\n", "uhw.sock");
+    expect_control(d, "control: [a]\n", "uhw.sock");
+    expect_control(d, "control: {a: b}\n", "uhw.sock");
+    expect_control(d, "- control: a.sock\n", "uhw.sock");
+    expect_control(d, "just text\n", "uhw.sock");
+    expect_control(d, "listen: [\ncontrol: late.sock\n", "uhw.sock"); /* the error comes first */
+    expect_control(d, "", "uhw.sock");
+    expect_control(d, "\x01\x02 not yaml", "uhw.sock");
+    /* A file that does not exist in a directory that does: the default; no directory: NULL. */
+    char *missing;
+    assert_true(asprintf(&missing, "%s/absent.yaml", d) > 0);
+    got = config_control_socket(missing);
+    assert_non_null(got);
+    assert_true(strlen(got) > strlen("/uhw.sock") &&
+                strcmp(got + strlen(got) - strlen("/uhw.sock"), "/uhw.sock") == 0);
+    free(got);
+    free(missing);
+    assert_null(config_control_socket("/nonexistent-uhw-dir/pools.yaml"));
+}
+
 static void test_document_shape(void **state)
 {
     const char *d = ((scratch_t *)*state)->dir;
@@ -1554,6 +1619,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_keys),
         cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test_setup_teardown(test_control_socket_lenient, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_document_shape, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_pool_mistakes, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_value_mistakes, setup_scratch, teardown_scratch),
