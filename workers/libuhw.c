@@ -3,8 +3,15 @@
  *
  * One process-wide `struct sdk` holds the loop: the input buffer, the open requests
  * (a doubly linked list, looked up by id on Cancel), the timers (sorted by due time,
- * then creation order), the fd watches and the latest settings. Output is written
- * synchronously, one whole frame per write, so frames never interleave.
+ * then creation order), the fd watches and the latest settings.
+ *
+ * Output is gathered: every frame is packed into one per-process buffer (`out`), in the
+ * order it was produced, and the buffer is written with one blocking write before the
+ * loop waits in poll() again. A worker that got several requests in one read answers
+ * them all with one write, so the supervisor wakes up once for all of them. The buffer is
+ * written earlier when it passes OUT_FLUSH_AT (a large stream goes out as it is made, and
+ * memory stays bounded), by uhw_keepalive and uhw_flush (their point is to arrive now),
+ * outside uhw_run, and at exit() of the process that buffered it.
  */
 #include "libuhw.h"
 
@@ -28,6 +35,8 @@
 #define IN_MAX_FRAME ((size_t)1 << 31)
 #define READ_CHUNK 65536
 #define STREAM_CHUNK ((size_t)1 << 20) /* largest StreamData frame we write */
+#define OUT_FLUSH_AT ((size_t)64 << 10)  /* pending output written at once from this size (a pipe's worth) */
+#define OUT_KEEP ((size_t)4 << 20)       /* a larger output buffer is freed once written */
 
 typedef struct req_impl {
     uhw_req_t pub;          /* first member: a uhw_req_t * is a req_impl_t * */
@@ -58,7 +67,8 @@ struct uhw_watch {
 };
 
 static struct sdk {
-    int init;                          /* SIGPIPE ignored */
+    int init;                          /* SIGPIPE ignored, exit flush registered */
+    pid_t pid;                         /* the process whose output `out` holds */
     int running;                       /* inside uhw_run */
     int stopping;                      /* Shutdown or EOF seen */
     int eof;                           /* stdin ended */
@@ -66,6 +76,7 @@ static struct sdk {
     uhw_handler_fn handler;
     void *ctx;
     frame_buf_t in;                    /* bytes read from stdin, not yet parsed */
+    frame_buf_t out;                   /* whole frames not yet written to stdout */
     req_impl_t *reqs;                  /* open requests */
     size_t nreqs;
     struct uhw_timer *timers, *timers_tail;
@@ -79,28 +90,59 @@ static struct sdk {
 
 /* ---------------------------------------------------------------- output */
 
+/* Writes every pending frame to stdout (blocking, whole frames, in order). A supervisor
+ * that stopped reading means nobody can ever get our output: leave quietly (EPIPE) or
+ * with a note (anything else). */
+static void out_flush(void)
+{
+    size_t n = frame_buf_size(&S.out);
+    if (n != 0 && frame_write_all(STDOUT_FILENO, frame_buf_bytes(&S.out), n) != 0) {
+        if (errno != EPIPE)
+            fprintf(stderr, "uhw: cannot write to the supervisor: %s\n", strerror(errno));
+        _exit(errno == EPIPE ? 0 : 1);
+    }
+    frame_buf_reset(&S.out);
+    if (S.out.cap > OUT_KEEP) /* after a large response: do not keep its memory */
+        frame_buf_free(&S.out);
+}
+
+/* exit() while output is pending (a handler that answers, then exits to be replaced):
+ * the answer still goes out. Not in a child fork()ed by the worker, which inherited a
+ * copy of the buffer: those frames are its parent's to write. Errors are ignored: the
+ * process is ending anyway, with its own exit status. */
+static void out_flush_at_exit(void)
+{
+    if (getpid() == S.pid && frame_buf_size(&S.out) != 0)
+        (void)frame_write_all(STDOUT_FILENO, frame_buf_bytes(&S.out), frame_buf_size(&S.out));
+    frame_buf_free(&S.out);
+}
+
 static void sdk_init(void)
 {
     if (!S.init) {
         signal(SIGPIPE, SIG_IGN);
+        atexit(out_flush_at_exit);
+        S.pid = getpid();
         S.init = 1;
     }
 }
 
-/* Writes one frame to stdout. A supervisor that stopped reading means nobody can ever
- * get our output: leave quietly (EPIPE) or with a note (anything else). */
+/* Queues one frame for stdout; written at the end of the loop turn, or now when it is
+ * sent outside uhw_run or the pending output has grown past OUT_FLUSH_AT. */
 static void send_msg(Uhw__V1__FromWorker *m)
 {
     sdk_init();
-    if (frame_write_fd(STDOUT_FILENO, &m->base) == 0)
-        return;
-    if (errno == ENOMEM) {
+    if (frame_append(&S.out, &m->base) != 0) {
         fprintf(stderr, "uhw: out of memory encoding a frame\n");
         _exit(1);
     }
-    if (errno != EPIPE)
-        fprintf(stderr, "uhw: cannot write to the supervisor: %s\n", strerror(errno));
-    _exit(errno == EPIPE ? 0 : 1);
+    if (!S.running || frame_buf_size(&S.out) >= OUT_FLUSH_AT)
+        out_flush();
+}
+
+void uhw_flush(void)
+{
+    out_flush();
 }
 
 /* The supervisor's rules (proto/rules.h): a violation there kills the worker. */
@@ -519,6 +561,7 @@ int uhw_keepalive(uhw_req_t *req)
     m.msg_case = UHW__V1__FROM_WORKER__MSG_KEEP_ALIVE;
     m.keep_alive = &ka;
     send_msg(&m);
+    out_flush(); /* it resets clocks: it must not wait for the end of a long callback */
     return 0;
 }
 
@@ -948,6 +991,7 @@ int uhw_run_opts(const uhw_options_t *opts, uhw_handler_fn handler, void *ctx)
         return -1;
     }
     sdk_init();
+    S.pid = getpid();
     S.running = 1;
     S.stopping = S.eof = 0;
     S.opts = opts;
@@ -997,6 +1041,7 @@ int uhw_run_opts(const uhw_options_t *opts, uhw_handler_fn handler, void *ctx)
             uint64_t wait = S.timers->due > now ? S.timers->due - now : 0;
             timeout = wait > 60000 ? 60000 : (int)wait;
         }
+        out_flush(); /* everything this turn produced, in one write */
         int n = poll(pfds, nw + 1, timeout);
         if (n < 0 && errno != EINTR) {
             fprintf(stderr, "uhw: poll: %s\n", strerror(errno));
@@ -1017,6 +1062,7 @@ int uhw_run_opts(const uhw_options_t *opts, uhw_handler_fn handler, void *ctx)
         run_timers(now_ms());
     }
     free(pfds);
+    out_flush();
     loop_free();
     S.running = 0;
     return ret;
