@@ -17,6 +17,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,13 +40,38 @@
 #define OUT_FLUSH_AT ((size_t)64 << 10)  /* pending output written at once from this size (a pipe's worth) */
 #define OUT_KEEP ((size_t)4 << 20)       /* a larger output buffer is freed once written */
 
+/* A request's memory is its own: protobuf-c unpacks the frame through an allocator that
+ * carves from the request's inline block (ARENA_INLINE bytes; a bigger request spills into
+ * extra blocks), and the header table goes there too. A finished request is kept for the
+ * next one (up to SPARE_MAX), so an ordinary request costs no malloc at all. Sanitizer
+ * builds keep none, so a use after finish is caught as one. */
+#define ARENA_INLINE 4096
+#define SPARE_MAX 64
+#if defined(__SANITIZE_ADDRESS__)
+#define KEEP_SPARES 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KEEP_SPARES 0
+#endif
+#endif
+#ifndef KEEP_SPARES
+#define KEEP_SPARES 1
+#endif
+
+typedef struct arena_blk {
+    struct arena_blk *next;
+    max_align_t mem[];
+} arena_blk_t;
+
 typedef struct req_impl {
     uhw_req_t pub;          /* first member: a uhw_req_t * is a req_impl_t * */
-    Uhw__V1__ToWorker *msg; /* the unpacked frame; owns the strings and the body */
-    void *headers_mem;      /* pub.headers and their NUL-terminated values, one allocation */
     int started;            /* StreamStart sent */
     int cancelled;
-    struct req_impl *prev, *next;
+    struct req_impl *prev, *next; /* open requests; `next` links the spare list too */
+    ProtobufCAllocator pb;  /* unpacks into this request's memory (allocator_data = it) */
+    uint8_t *cur, *end;     /* free part of the current block */
+    arena_blk_t *extra;     /* blocks past `mem`, freed when the request is finished */
+    alignas(max_align_t) uint8_t mem[ARENA_INLINE];
 } req_impl_t;
 
 enum { TIMER_PENDING, TIMER_RUNNING, TIMER_CANCELLED };
@@ -79,6 +106,8 @@ static struct sdk {
     frame_buf_t out;                   /* whole frames not yet written to stdout */
     req_impl_t *reqs;                  /* open requests */
     size_t nreqs;
+    req_impl_t *spare;                 /* finished, kept for reuse */
+    size_t nspare;
     struct uhw_timer *timers, *timers_tail;
     uint64_t timer_seq;
     struct uhw_watch **watches;
@@ -159,15 +188,30 @@ static int check_head(unsigned status, const uhw_header_t *h, size_t n)
     return 0;
 }
 
-/* protobuf-c wants an array of pointers to Header messages; they borrow the caller's bytes. */
-static Uhw__V1__Header **make_headers(const uhw_header_t *h, size_t n)
+/* protobuf-c wants an array of pointers to Header messages; they borrow the caller's bytes.
+ * Up to HEAD_INLINE headers live in the caller's head_t (no malloc); more are allocated. */
+#define HEAD_INLINE 8
+typedef struct head {
+    Uhw__V1__Header **pp;       /* what goes into the message; NULL when there is none */
+    void *heap;                 /* to free, when more than HEAD_INLINE */
+    Uhw__V1__Header *pp_inline[HEAD_INLINE];
+    Uhw__V1__Header hs_inline[HEAD_INLINE];
+} head_t;
+
+static int make_headers(head_t *hd, const uhw_header_t *h, size_t n)
 {
+    hd->pp = NULL;
+    hd->heap = NULL;
     if (n == 0)
-        return NULL;
-    Uhw__V1__Header **pp = malloc(n * (sizeof(*pp) + sizeof(**pp)));
-    if (pp == NULL)
-        return NULL;
-    Uhw__V1__Header *hs = (Uhw__V1__Header *)(pp + n);
+        return 0;
+    Uhw__V1__Header **pp = hd->pp_inline;
+    Uhw__V1__Header *hs = hd->hs_inline;
+    if (n > HEAD_INLINE) {
+        if ((hd->heap = malloc(n * (sizeof(*pp) + sizeof(*hs)))) == NULL)
+            return -1;
+        pp = hd->heap;
+        hs = (Uhw__V1__Header *)(pp + n);
+    }
     for (size_t i = 0; i < n; ++i) {
         Uhw__V1__Header init = UHW__V1__HEADER__INIT;
         hs[i] = init;
@@ -176,27 +220,104 @@ static Uhw__V1__Header **make_headers(const uhw_header_t *h, size_t n)
         hs[i].value.len = h[i].value_len;
         pp[i] = &hs[i];
     }
-    return pp;
+    hd->pp = pp;
+    return 0;
 }
 
 /* Checks a status and headers the way the supervisor will, and builds the protobuf headers
- * (*out, to free; NULL when n is 0). -1 with errno EINVAL or ENOMEM. */
-static int build_head(unsigned status, const uhw_header_t *h, size_t n, Uhw__V1__Header ***out)
+ * in *hd (release with head_free). -1 with errno EINVAL or ENOMEM. */
+static int build_head(unsigned status, const uhw_header_t *h, size_t n, head_t *hd)
 {
     if (check_head(status, h, n) != 0) {
         errno = EINVAL;
         return -1;
     }
-    *out = make_headers(h, n);
-    if (n != 0 && *out == NULL) {
+    if (make_headers(hd, h, n) != 0) {
         errno = ENOMEM;
         return -1;
     }
     return 0;
 }
 
+static void head_free(head_t *hd)
+{
+    free(hd->heap);
+}
+
 /* ---------------------------------------------------------------- requests */
 
+/* `size` bytes from the request's memory, aligned like malloc's; NULL on ENOMEM. */
+static void *arena_alloc(req_impl_t *r, size_t size)
+{
+    const size_t align = alignof(max_align_t);
+    if (size > SIZE_MAX / 2)
+        return NULL;
+    size = (size + align - 1) & ~(align - 1);
+    if ((size_t)(r->end - r->cur) < size) {
+        size_t bsz = size > 2 * ARENA_INLINE ? size : 2 * ARENA_INLINE;
+        arena_blk_t *b = malloc(sizeof(*b) + bsz);
+        if (b == NULL)
+            return NULL;
+        b->next = r->extra;
+        r->extra = b;
+        r->cur = (uint8_t *)b->mem;
+        r->end = r->cur + bsz;
+    }
+    void *p = r->cur;
+    r->cur += size;
+    return p;
+}
+
+static void *pb_alloc(void *data, size_t size)
+{
+    return arena_alloc(data, size);
+}
+
+static void pb_free(void *data, void *p)
+{
+    /* Freed with the request, all at once. */
+    (void)data;
+    (void)p;
+}
+
+/* A request with empty memory (a spare one when there is), not yet open; NULL on ENOMEM. */
+static req_impl_t *req_get(void)
+{
+    req_impl_t *r = S.spare;
+    if (r != NULL) {
+        S.spare = r->next;
+        --S.nspare;
+    } else if ((r = malloc(sizeof(*r))) == NULL) {
+        return NULL;
+    }
+    memset(&r->pub, 0, sizeof(r->pub));
+    r->started = r->cancelled = 0;
+    r->prev = r->next = NULL;
+    r->pb = (ProtobufCAllocator){.alloc = pb_alloc, .free = pb_free, .allocator_data = r};
+    r->cur = r->mem;
+    r->end = r->mem + sizeof(r->mem);
+    r->extra = NULL;
+    return r;
+}
+
+/* Releases a request's memory (and everything unpacked into it); keeps it as a spare. */
+static void req_put(req_impl_t *r)
+{
+    while (r->extra != NULL) {
+        arena_blk_t *b = r->extra;
+        r->extra = b->next;
+        free(b);
+    }
+    if (KEEP_SPARES && S.nspare < SPARE_MAX) {
+        r->next = S.spare;
+        S.spare = r;
+        ++S.nspare;
+    } else {
+        free(r);
+    }
+}
+
+/* Finishes an open request. */
 static void req_free(req_impl_t *r)
 {
     if (r->prev != NULL)
@@ -206,9 +327,7 @@ static void req_free(req_impl_t *r)
     if (r->next != NULL)
         r->next->prev = r->prev;
     --S.nreqs;
-    uhw__v1__to_worker__free_unpacked(r->msg, NULL);
-    free(r->headers_mem);
-    free(r);
+    req_put(r);
 }
 
 static req_impl_t *req_find(uint64_t id)
@@ -219,23 +338,17 @@ static req_impl_t *req_find(uint64_t id)
     return NULL;
 }
 
-/* Wraps an unpacked Request (taking ownership of `msg`) in an open request. */
-static req_impl_t *req_new(Uhw__V1__ToWorker *msg)
+/* Opens `r`, whose memory holds the unpacked Request `q`; -1 on ENOMEM (r stays closed). */
+static int req_open(req_impl_t *r, const Uhw__V1__Request *q)
 {
-    const Uhw__V1__Request *q = msg->request;
-    req_impl_t *r = calloc(1, sizeof(*r));
-    if (r == NULL)
-        return NULL;
     /* Header values are bytes; copy them with a NUL after each so uhw_header_get can
      * hand out C strings. */
     size_t bytes = q->n_headers * sizeof(uhw_header_t);
     for (size_t i = 0; i < q->n_headers; ++i)
         bytes += q->headers[i]->value.len + 1;
-    if (bytes != 0 && (r->headers_mem = malloc(bytes)) == NULL) {
-        free(r);
-        return NULL;
-    }
-    uhw_header_t *hs = r->headers_mem;
+    uhw_header_t *hs = NULL;
+    if (bytes != 0 && (hs = arena_alloc(r, bytes)) == NULL)
+        return -1;
     char *val = hs != NULL ? (char *)(hs + q->n_headers) : NULL; /* no arithmetic on NULL (UBSan) */
     for (size_t i = 0; i < q->n_headers; ++i) {
         const Uhw__V1__Header *h = q->headers[i];
@@ -247,7 +360,6 @@ static req_impl_t *req_new(Uhw__V1__ToWorker *msg)
         hs[i].value_len = h->value.len;
         val += h->value.len + 1;
     }
-    r->msg = msg;
     r->pub.id = q->id;
     r->pub.method = q->method;
     r->pub.path = q->path;
@@ -267,7 +379,7 @@ static req_impl_t *req_new(Uhw__V1__ToWorker *msg)
         S.reqs->prev = r;
     S.reqs = r;
     ++S.nreqs;
-    return r;
+    return 0;
 }
 
 int uhw_cancelled(const uhw_req_t *req)
@@ -305,11 +417,11 @@ int uhw_respond(uhw_req_t *req, unsigned status, const uhw_header_t *headers, si
         req_free(r);
         return 0;
     }
-    Uhw__V1__Header **hs;
-    if (build_head(status, headers, nheaders, &hs) != 0)
+    head_t hd;
+    if (build_head(status, headers, nheaders, &hd) != 0)
         return -1;
-    send_response(r->pub.id, status, hs, nheaders, body, len);
-    free(hs);
+    send_response(r->pub.id, status, hd.pp, nheaders, body, len);
+    head_free(&hd);
     req_free(r);
     return 0;
 }
@@ -332,19 +444,19 @@ int uhw_stream_start(uhw_req_t *req, unsigned status, const uhw_header_t *header
         errno = ECANCELED;
         return -1;
     }
-    Uhw__V1__Header **hs;
-    if (build_head(status, headers, n, &hs) != 0)
+    head_t hd;
+    if (build_head(status, headers, n, &hd) != 0)
         return -1;
     Uhw__V1__FromWorker m = UHW__V1__FROM_WORKER__INIT;
     Uhw__V1__StreamStart ss = UHW__V1__STREAM_START__INIT;
     ss.id = r->pub.id;
     ss.status = status;
-    ss.headers = hs;
+    ss.headers = hd.pp;
     ss.n_headers = n;
     m.msg_case = UHW__V1__FROM_WORKER__MSG_STREAM_START;
     m.stream_start = &ss;
     send_msg(&m);
-    free(hs);
+    head_free(&hd);
     r->started = 1;
     return 0;
 }
@@ -874,8 +986,16 @@ static void begin_stop(unsigned grace_ms)
 /* Handles one ToWorker payload; -1 on a protocol error. */
 static int on_frame(const uint8_t *p, size_t n)
 {
-    Uhw__V1__ToWorker *msg = uhw__v1__to_worker__unpack(NULL, n, p);
+    /* Unpacked into a request's memory: a Request stays there until it is finished; any
+     * other message is read and the memory given back at once. */
+    req_impl_t *r = req_get();
+    if (r == NULL) {
+        fprintf(stderr, "uhw: out of memory reading a frame\n");
+        return -1;
+    }
+    Uhw__V1__ToWorker *msg = uhw__v1__to_worker__unpack(&r->pb, n, p);
     if (msg == NULL) {
+        req_put(r);
         fprintf(stderr, "uhw: protocol error: a frame from the supervisor does not decode\n");
         return -1;
     }
@@ -887,8 +1007,7 @@ static int on_frame(const uint8_t *p, size_t n)
             send_response(msg->request->id, 503, NULL, 0, text, sizeof(text) - 1);
             break;
         }
-        req_impl_t *r = req_new(msg);
-        if (r == NULL) {
+        if (req_open(r, msg->request) != 0) {
             send_response(msg->request->id, 500, NULL, 0, NULL, 0);
             break;
         }
@@ -896,29 +1015,38 @@ static int on_frame(const uint8_t *p, size_t n)
         return 0;
     }
     case UHW__V1__TO_WORKER__MSG_CANCEL: {
-        req_impl_t *r = req_find(msg->cancel->id);
+        uint64_t id = msg->cancel->id;
         int reason = (int)msg->cancel->reason;
-        uhw__v1__to_worker__free_unpacked(msg, NULL);
-        if (r != NULL && !r->cancelled) {
-            r->cancelled = 1;
+        req_put(r);
+        req_impl_t *c = req_find(id);
+        if (c != NULL && !c->cancelled) {
+            c->cancelled = 1;
             if (S.opts->on_cancel != NULL)
-                S.opts->on_cancel(&r->pub, reason, S.ctx); /* may finish (free) r */
+                S.opts->on_cancel(&c->pub, reason, S.ctx); /* may finish (free) c */
         }
         return 0;
     }
     case UHW__V1__TO_WORKER__MSG_SHUTDOWN: {
         unsigned grace = msg->shutdown->grace_ms;
-        uhw__v1__to_worker__free_unpacked(msg, NULL);
+        req_put(r);
         begin_stop(grace);
         return 0;
     }
-    case UHW__V1__TO_WORKER__MSG_CONFIGURE:
-        on_configure(msg);
+    case UHW__V1__TO_WORKER__MSG_CONFIGURE: {
+        /* The settings outlive this frame: unpack it again into memory of their own. */
+        req_put(r);
+        Uhw__V1__ToWorker *own = uhw__v1__to_worker__unpack(NULL, n, p);
+        if (own == NULL) {
+            fprintf(stderr, "uhw: out of memory storing settings\n");
+            return 0;
+        }
+        on_configure(own);
         return 0;
+    }
     default:
         break; /* a message of a newer protocol: ignored */
     }
-    uhw__v1__to_worker__free_unpacked(msg, NULL);
+    req_put(r);
     return 0;
 }
 
@@ -964,6 +1092,12 @@ static void loop_free(void)
 {
     while (S.reqs != NULL)
         req_free(S.reqs);
+    while (S.spare != NULL) {
+        req_impl_t *r = S.spare;
+        S.spare = r->next;
+        free(r);
+    }
+    S.nspare = 0;
     while (S.timers != NULL) {
         struct uhw_timer *t = S.timers;
         timer_unlink(t);

@@ -189,6 +189,17 @@ static void handler(uhw_req_t *req, void *ctx)
             exit(0); /* inherited a copy of the pending output: must not write it */
         if (pid > 0)
             waitpid(pid, NULL, 0);
+    } else if (strcmp(p, "/headers") == 0) {
+        /* Every request header back as a response header "X-<name>" (more than libuhw keeps
+         * inline), and the body back as the body. */
+        uhw_header_t h[32];
+        static char names[32][64];
+        size_t n = req->nheaders < 32 ? req->nheaders : 32;
+        for (size_t i = 0; i < n; ++i) {
+            snprintf(names[i], sizeof(names[i]), "X-%s", req->headers[i].name);
+            h[i] = (uhw_header_t){names[i], req->headers[i].value, req->headers[i].value_len};
+        }
+        uhw_respond(req, 200, h, n, req->body, req->body_len);
     } else if (strcmp(p, "/setting") == 0) {
         const char *v = uhw_setting("k");
         uhw_respond_text(req, 200, NULL, v != NULL ? v : "(null)");
@@ -670,6 +681,52 @@ static void test_supervisor_gone(void **state)
     assert_int_equal(wait_exit(&c), 0); /* EPIPE: quiet exit, not SIGPIPE */
 }
 
+/* Requests of every size, one after the other (each reuses the memory the last one gave
+ * back): a big one spills out of the request's inline memory, a small one follows; every
+ * header and body byte comes back as sent, with more response headers than fit inline. */
+static void test_request_memory(void **state)
+{
+    (void)state;
+    child_t c = start();
+    static char bigval[10000], body[100000];
+    memset(bigval, 'v', sizeof(bigval) - 1);
+    for (size_t i = 0; i < sizeof(body) - 1; ++i)
+        body[i] = (char)('a' + i % 26);
+    for (int round = 0; round < 3; ++round) {
+        size_t nh = round == 1 ? 2 : 12;
+        Uhw__V1__Header hv[12], *hs[12];
+        char names[12][16], vals[12][16];
+        for (size_t i = 0; i < nh; ++i) {
+            Uhw__V1__Header init = UHW__V1__HEADER__INIT;
+            hv[i] = init;
+            snprintf(names[i], sizeof(names[i]), "h%d-%zu", round, i);
+            snprintf(vals[i], sizeof(vals[i]), "v%d.%zu", round, i);
+            hv[i].name = names[i];
+            hv[i].value.data = (uint8_t *)(i == 3 && round != 1 ? bigval : vals[i]);
+            hv[i].value.len = strlen((const char *)hv[i].value.data);
+            hs[i] = &hv[i];
+        }
+        uint64_t id = 60 + (uint64_t)round;
+        send_request_full(&c, id, "/headers", "", hs, nh, round == 1 ? "small" : body);
+        Uhw__V1__FromWorker *m = next_of(&c, UHW__V1__FROM_WORKER__MSG_RESPONSE, id);
+        assert_int_equal(m->response->n_headers, nh);
+        for (size_t i = 0; i < nh; ++i) {
+            char want[32];
+            snprintf(want, sizeof(want), "X-%s", names[i]);
+            assert_string_equal(m->response->headers[i]->name, want);
+            assert_int_equal(m->response->headers[i]->value.len, hv[i].value.len);
+            assert_memory_equal(m->response->headers[i]->value.data, hv[i].value.data, hv[i].value.len);
+        }
+        const char *want_body = round == 1 ? "small" : body;
+        assert_int_equal(m->response->body.len, strlen(want_body));
+        assert_memory_equal(m->response->body.data, want_body, strlen(want_body));
+        uhw__v1__from_worker__free_unpacked(m, NULL);
+    }
+    close_stdin(&c);
+    expect_log(&c, 0, "shutdown grace=0 stopping=1");
+    assert_int_equal(wait_exit(&c), 0);
+}
+
 /* ---------------------------------------------------------------- batching */
 
 /* Like spawn(), but the worker's stdout is a packet-mode pipe (O_DIRECT): each write(2) of
@@ -922,6 +979,7 @@ int main(void)
         cmocka_unit_test(test_shutdown_and_configure),
         cmocka_unit_test(test_protocol_error),
         cmocka_unit_test(test_supervisor_gone),
+        cmocka_unit_test(test_request_memory),
         cmocka_unit_test(test_batch_one_read_one_write),
         cmocka_unit_test(test_stream_larger_than_buffer),
         cmocka_unit_test(test_flush_and_keepalive_before_blocking),
