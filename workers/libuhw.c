@@ -241,7 +241,8 @@ static int build_head(unsigned status, const uhw_header_t *h, size_t n, head_t *
 
 static void head_free(head_t *hd)
 {
-    free(hd->heap);
+    if (hd->heap != NULL)
+        free(hd->heap);
 }
 
 /* ---------------------------------------------------------------- requests */
