@@ -3,13 +3,22 @@
  *
  * One process-wide `struct sdk` holds the loop: the input buffer, the open requests
  * (a doubly linked list, looked up by id on Cancel), the timers (sorted by due time,
- * then creation order), the fd watches and the latest settings. Output is written
- * synchronously, one whole frame per write, so frames never interleave.
+ * then creation order), the fd watches and the latest settings.
+ *
+ * Output is gathered: every frame is packed into one per-process buffer (`out`), in the
+ * order it was produced, and the buffer is written with one blocking write before the
+ * loop waits in poll() again. A worker that got several requests in one read answers
+ * them all with one write, so the supervisor wakes up once for all of them. The buffer is
+ * written earlier when it passes OUT_FLUSH_AT (a large stream goes out as it is made, and
+ * memory stays bounded), by uhw_keepalive and uhw_flush (their point is to arrive now),
+ * outside uhw_run, and at exit() of the process that buffered it.
  */
 #include "libuhw.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,14 +37,41 @@
 #define IN_MAX_FRAME ((size_t)1 << 31)
 #define READ_CHUNK 65536
 #define STREAM_CHUNK ((size_t)1 << 20) /* largest StreamData frame we write */
+#define OUT_FLUSH_AT ((size_t)64 << 10)  /* pending output written at once from this size (a pipe's worth) */
+#define OUT_KEEP ((size_t)4 << 20)       /* a larger output buffer is freed once written */
+
+/* A request's memory is its own: protobuf-c unpacks the frame through an allocator that
+ * carves from the request's inline block (ARENA_INLINE bytes; a bigger request spills into
+ * extra blocks), and the header table goes there too. A finished request is kept for the
+ * next one (up to SPARE_MAX), so an ordinary request costs no malloc at all. Sanitizer
+ * builds keep none, so a use after finish is caught as one. */
+#define ARENA_INLINE 4096
+#define SPARE_MAX 64
+#if defined(__SANITIZE_ADDRESS__)
+#define KEEP_SPARES 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KEEP_SPARES 0
+#endif
+#endif
+#ifndef KEEP_SPARES
+#define KEEP_SPARES 1
+#endif
+
+typedef struct arena_blk {
+    struct arena_blk *next;
+    max_align_t mem[];
+} arena_blk_t;
 
 typedef struct req_impl {
     uhw_req_t pub;          /* first member: a uhw_req_t * is a req_impl_t * */
-    Uhw__V1__ToWorker *msg; /* the unpacked frame; owns the strings and the body */
-    void *headers_mem;      /* pub.headers and their NUL-terminated values, one allocation */
     int started;            /* StreamStart sent */
     int cancelled;
-    struct req_impl *prev, *next;
+    struct req_impl *prev, *next; /* open requests; `next` links the spare list too */
+    ProtobufCAllocator pb;  /* unpacks into this request's memory (allocator_data = it) */
+    uint8_t *cur, *end;     /* free part of the current block */
+    arena_blk_t *extra;     /* blocks past `mem`, freed when the request is finished */
+    alignas(max_align_t) uint8_t mem[ARENA_INLINE];
 } req_impl_t;
 
 enum { TIMER_PENDING, TIMER_RUNNING, TIMER_CANCELLED };
@@ -58,7 +94,8 @@ struct uhw_watch {
 };
 
 static struct sdk {
-    int init;                          /* SIGPIPE ignored */
+    int init;                          /* SIGPIPE ignored, exit flush registered */
+    pid_t pid;                         /* the process whose output `out` holds */
     int running;                       /* inside uhw_run */
     int stopping;                      /* Shutdown or EOF seen */
     int eof;                           /* stdin ended */
@@ -66,8 +103,11 @@ static struct sdk {
     uhw_handler_fn handler;
     void *ctx;
     frame_buf_t in;                    /* bytes read from stdin, not yet parsed */
+    frame_buf_t out;                   /* whole frames not yet written to stdout */
     req_impl_t *reqs;                  /* open requests */
     size_t nreqs;
+    req_impl_t *spare;                 /* finished, kept for reuse */
+    size_t nspare;
     struct uhw_timer *timers, *timers_tail;
     uint64_t timer_seq;
     struct uhw_watch **watches;
@@ -79,28 +119,59 @@ static struct sdk {
 
 /* ---------------------------------------------------------------- output */
 
+/* Writes every pending frame to stdout (blocking, whole frames, in order). A supervisor
+ * that stopped reading means nobody can ever get our output: leave quietly (EPIPE) or
+ * with a note (anything else). */
+static void out_flush(void)
+{
+    size_t n = frame_buf_size(&S.out);
+    if (n != 0 && frame_write_all(STDOUT_FILENO, frame_buf_bytes(&S.out), n) != 0) {
+        if (errno != EPIPE)
+            fprintf(stderr, "uhw: cannot write to the supervisor: %s\n", strerror(errno));
+        _exit(errno == EPIPE ? 0 : 1);
+    }
+    frame_buf_reset(&S.out);
+    if (S.out.cap > OUT_KEEP) /* after a large response: do not keep its memory */
+        frame_buf_free(&S.out);
+}
+
+/* exit() while output is pending (a handler that answers, then exits to be replaced):
+ * the answer still goes out. Not in a child fork()ed by the worker, which inherited a
+ * copy of the buffer: those frames are its parent's to write. Errors are ignored: the
+ * process is ending anyway, with its own exit status. */
+static void out_flush_at_exit(void)
+{
+    if (getpid() == S.pid && frame_buf_size(&S.out) != 0)
+        (void)frame_write_all(STDOUT_FILENO, frame_buf_bytes(&S.out), frame_buf_size(&S.out));
+    frame_buf_free(&S.out);
+}
+
 static void sdk_init(void)
 {
     if (!S.init) {
         signal(SIGPIPE, SIG_IGN);
+        atexit(out_flush_at_exit);
+        S.pid = getpid();
         S.init = 1;
     }
 }
 
-/* Writes one frame to stdout. A supervisor that stopped reading means nobody can ever
- * get our output: leave quietly (EPIPE) or with a note (anything else). */
+/* Queues one frame for stdout; written at the end of the loop turn, or now when it is
+ * sent outside uhw_run or the pending output has grown past OUT_FLUSH_AT. */
 static void send_msg(Uhw__V1__FromWorker *m)
 {
     sdk_init();
-    if (frame_write_fd(STDOUT_FILENO, &m->base) == 0)
-        return;
-    if (errno == ENOMEM) {
+    if (frame_append(&S.out, &m->base) != 0) {
         fprintf(stderr, "uhw: out of memory encoding a frame\n");
         _exit(1);
     }
-    if (errno != EPIPE)
-        fprintf(stderr, "uhw: cannot write to the supervisor: %s\n", strerror(errno));
-    _exit(errno == EPIPE ? 0 : 1);
+    if (!S.running || frame_buf_size(&S.out) >= OUT_FLUSH_AT)
+        out_flush();
+}
+
+void uhw_flush(void)
+{
+    out_flush();
 }
 
 /* The supervisor's rules (proto/rules.h): a violation there kills the worker. */
@@ -117,15 +188,30 @@ static int check_head(unsigned status, const uhw_header_t *h, size_t n)
     return 0;
 }
 
-/* protobuf-c wants an array of pointers to Header messages; they borrow the caller's bytes. */
-static Uhw__V1__Header **make_headers(const uhw_header_t *h, size_t n)
+/* protobuf-c wants an array of pointers to Header messages; they borrow the caller's bytes.
+ * Up to HEAD_INLINE headers live in the caller's head_t (no malloc); more are allocated. */
+#define HEAD_INLINE 8
+typedef struct head {
+    Uhw__V1__Header **pp;       /* what goes into the message; NULL when there is none */
+    void *heap;                 /* to free, when more than HEAD_INLINE */
+    Uhw__V1__Header *pp_inline[HEAD_INLINE];
+    Uhw__V1__Header hs_inline[HEAD_INLINE];
+} head_t;
+
+static int make_headers(head_t *hd, const uhw_header_t *h, size_t n)
 {
+    hd->pp = NULL;
+    hd->heap = NULL;
     if (n == 0)
-        return NULL;
-    Uhw__V1__Header **pp = malloc(n * (sizeof(*pp) + sizeof(**pp)));
-    if (pp == NULL)
-        return NULL;
-    Uhw__V1__Header *hs = (Uhw__V1__Header *)(pp + n);
+        return 0;
+    Uhw__V1__Header **pp = hd->pp_inline;
+    Uhw__V1__Header *hs = hd->hs_inline;
+    if (n > HEAD_INLINE) {
+        if ((hd->heap = malloc(n * (sizeof(*pp) + sizeof(*hs)))) == NULL)
+            return -1;
+        pp = hd->heap;
+        hs = (Uhw__V1__Header *)(pp + n);
+    }
     for (size_t i = 0; i < n; ++i) {
         Uhw__V1__Header init = UHW__V1__HEADER__INIT;
         hs[i] = init;
@@ -134,27 +220,105 @@ static Uhw__V1__Header **make_headers(const uhw_header_t *h, size_t n)
         hs[i].value.len = h[i].value_len;
         pp[i] = &hs[i];
     }
-    return pp;
+    hd->pp = pp;
+    return 0;
 }
 
 /* Checks a status and headers the way the supervisor will, and builds the protobuf headers
- * (*out, to free; NULL when n is 0). -1 with errno EINVAL or ENOMEM. */
-static int build_head(unsigned status, const uhw_header_t *h, size_t n, Uhw__V1__Header ***out)
+ * in *hd (release with head_free). -1 with errno EINVAL or ENOMEM. */
+static int build_head(unsigned status, const uhw_header_t *h, size_t n, head_t *hd)
 {
     if (check_head(status, h, n) != 0) {
         errno = EINVAL;
         return -1;
     }
-    *out = make_headers(h, n);
-    if (n != 0 && *out == NULL) {
+    if (make_headers(hd, h, n) != 0) {
         errno = ENOMEM;
         return -1;
     }
     return 0;
 }
 
+static void head_free(head_t *hd)
+{
+    if (hd->heap != NULL)
+        free(hd->heap);
+}
+
 /* ---------------------------------------------------------------- requests */
 
+/* `size` bytes from the request's memory, aligned like malloc's; NULL on ENOMEM. */
+static void *arena_alloc(req_impl_t *r, size_t size)
+{
+    const size_t align = alignof(max_align_t);
+    if (size > SIZE_MAX / 2)
+        return NULL;
+    size = (size + align - 1) & ~(align - 1);
+    if ((size_t)(r->end - r->cur) < size) {
+        size_t bsz = size > 2 * ARENA_INLINE ? size : 2 * ARENA_INLINE;
+        arena_blk_t *b = malloc(sizeof(*b) + bsz);
+        if (b == NULL)
+            return NULL;
+        b->next = r->extra;
+        r->extra = b;
+        r->cur = (uint8_t *)b->mem;
+        r->end = r->cur + bsz;
+    }
+    void *p = r->cur;
+    r->cur += size;
+    return p;
+}
+
+static void *pb_alloc(void *data, size_t size)
+{
+    return arena_alloc(data, size);
+}
+
+static void pb_free(void *data, void *p)
+{
+    /* Freed with the request, all at once. */
+    (void)data;
+    (void)p;
+}
+
+/* A request with empty memory (a spare one when there is), not yet open; NULL on ENOMEM. */
+static req_impl_t *req_get(void)
+{
+    req_impl_t *r = S.spare;
+    if (r != NULL) {
+        S.spare = r->next;
+        --S.nspare;
+    } else if ((r = malloc(sizeof(*r))) == NULL) {
+        return NULL;
+    }
+    memset(&r->pub, 0, sizeof(r->pub));
+    r->started = r->cancelled = 0;
+    r->prev = r->next = NULL;
+    r->pb = (ProtobufCAllocator){.alloc = pb_alloc, .free = pb_free, .allocator_data = r};
+    r->cur = r->mem;
+    r->end = r->mem + sizeof(r->mem);
+    r->extra = NULL;
+    return r;
+}
+
+/* Releases a request's memory (and everything unpacked into it); keeps it as a spare. */
+static void req_put(req_impl_t *r)
+{
+    while (r->extra != NULL) {
+        arena_blk_t *b = r->extra;
+        r->extra = b->next;
+        free(b);
+    }
+    if (KEEP_SPARES && S.nspare < SPARE_MAX) {
+        r->next = S.spare;
+        S.spare = r;
+        ++S.nspare;
+    } else {
+        free(r);
+    }
+}
+
+/* Finishes an open request. */
 static void req_free(req_impl_t *r)
 {
     if (r->prev != NULL)
@@ -164,9 +328,7 @@ static void req_free(req_impl_t *r)
     if (r->next != NULL)
         r->next->prev = r->prev;
     --S.nreqs;
-    uhw__v1__to_worker__free_unpacked(r->msg, NULL);
-    free(r->headers_mem);
-    free(r);
+    req_put(r);
 }
 
 static req_impl_t *req_find(uint64_t id)
@@ -177,23 +339,17 @@ static req_impl_t *req_find(uint64_t id)
     return NULL;
 }
 
-/* Wraps an unpacked Request (taking ownership of `msg`) in an open request. */
-static req_impl_t *req_new(Uhw__V1__ToWorker *msg)
+/* Opens `r`, whose memory holds the unpacked Request `q`; -1 on ENOMEM (r stays closed). */
+static int req_open(req_impl_t *r, const Uhw__V1__Request *q)
 {
-    const Uhw__V1__Request *q = msg->request;
-    req_impl_t *r = calloc(1, sizeof(*r));
-    if (r == NULL)
-        return NULL;
     /* Header values are bytes; copy them with a NUL after each so uhw_header_get can
      * hand out C strings. */
     size_t bytes = q->n_headers * sizeof(uhw_header_t);
     for (size_t i = 0; i < q->n_headers; ++i)
         bytes += q->headers[i]->value.len + 1;
-    if (bytes != 0 && (r->headers_mem = malloc(bytes)) == NULL) {
-        free(r);
-        return NULL;
-    }
-    uhw_header_t *hs = r->headers_mem;
+    uhw_header_t *hs = NULL;
+    if (bytes != 0 && (hs = arena_alloc(r, bytes)) == NULL)
+        return -1;
     char *val = hs != NULL ? (char *)(hs + q->n_headers) : NULL; /* no arithmetic on NULL (UBSan) */
     for (size_t i = 0; i < q->n_headers; ++i) {
         const Uhw__V1__Header *h = q->headers[i];
@@ -205,7 +361,6 @@ static req_impl_t *req_new(Uhw__V1__ToWorker *msg)
         hs[i].value_len = h->value.len;
         val += h->value.len + 1;
     }
-    r->msg = msg;
     r->pub.id = q->id;
     r->pub.method = q->method;
     r->pub.path = q->path;
@@ -226,7 +381,7 @@ static req_impl_t *req_new(Uhw__V1__ToWorker *msg)
         S.reqs->prev = r;
     S.reqs = r;
     ++S.nreqs;
-    return r;
+    return 0;
 }
 
 int uhw_cancelled(const uhw_req_t *req)
@@ -264,11 +419,11 @@ int uhw_respond(uhw_req_t *req, unsigned status, const uhw_header_t *headers, si
         req_free(r);
         return 0;
     }
-    Uhw__V1__Header **hs;
-    if (build_head(status, headers, nheaders, &hs) != 0)
+    head_t hd;
+    if (build_head(status, headers, nheaders, &hd) != 0)
         return -1;
-    send_response(r->pub.id, status, hs, nheaders, body, len);
-    free(hs);
+    send_response(r->pub.id, status, hd.pp, nheaders, body, len);
+    head_free(&hd);
     req_free(r);
     return 0;
 }
@@ -291,19 +446,19 @@ int uhw_stream_start(uhw_req_t *req, unsigned status, const uhw_header_t *header
         errno = ECANCELED;
         return -1;
     }
-    Uhw__V1__Header **hs;
-    if (build_head(status, headers, n, &hs) != 0)
+    head_t hd;
+    if (build_head(status, headers, n, &hd) != 0)
         return -1;
     Uhw__V1__FromWorker m = UHW__V1__FROM_WORKER__INIT;
     Uhw__V1__StreamStart ss = UHW__V1__STREAM_START__INIT;
     ss.id = r->pub.id;
     ss.status = status;
-    ss.headers = hs;
+    ss.headers = hd.pp;
     ss.n_headers = n;
     m.msg_case = UHW__V1__FROM_WORKER__MSG_STREAM_START;
     m.stream_start = &ss;
     send_msg(&m);
-    free(hs);
+    head_free(&hd);
     r->started = 1;
     return 0;
 }
@@ -520,6 +675,7 @@ int uhw_keepalive(uhw_req_t *req)
     m.msg_case = UHW__V1__FROM_WORKER__MSG_KEEP_ALIVE;
     m.keep_alive = &ka;
     send_msg(&m);
+    out_flush(); /* it resets clocks: it must not wait for the end of a long callback */
     return 0;
 }
 
@@ -832,8 +988,16 @@ static void begin_stop(unsigned grace_ms)
 /* Handles one ToWorker payload; -1 on a protocol error. */
 static int on_frame(const uint8_t *p, size_t n)
 {
-    Uhw__V1__ToWorker *msg = uhw__v1__to_worker__unpack(NULL, n, p);
+    /* Unpacked into a request's memory: a Request stays there until it is finished; any
+     * other message is read and the memory given back at once. */
+    req_impl_t *r = req_get();
+    if (r == NULL) {
+        fprintf(stderr, "uhw: out of memory reading a frame\n");
+        return -1;
+    }
+    Uhw__V1__ToWorker *msg = uhw__v1__to_worker__unpack(&r->pb, n, p);
     if (msg == NULL) {
+        req_put(r);
         fprintf(stderr, "uhw: protocol error: a frame from the supervisor does not decode\n");
         return -1;
     }
@@ -845,8 +1009,7 @@ static int on_frame(const uint8_t *p, size_t n)
             send_response(msg->request->id, 503, NULL, 0, text, sizeof(text) - 1);
             break;
         }
-        req_impl_t *r = req_new(msg);
-        if (r == NULL) {
+        if (req_open(r, msg->request) != 0) {
             send_response(msg->request->id, 500, NULL, 0, NULL, 0);
             break;
         }
@@ -854,29 +1017,38 @@ static int on_frame(const uint8_t *p, size_t n)
         return 0;
     }
     case UHW__V1__TO_WORKER__MSG_CANCEL: {
-        req_impl_t *r = req_find(msg->cancel->id);
+        uint64_t id = msg->cancel->id;
         int reason = (int)msg->cancel->reason;
-        uhw__v1__to_worker__free_unpacked(msg, NULL);
-        if (r != NULL && !r->cancelled) {
-            r->cancelled = 1;
+        req_put(r);
+        req_impl_t *c = req_find(id);
+        if (c != NULL && !c->cancelled) {
+            c->cancelled = 1;
             if (S.opts->on_cancel != NULL)
-                S.opts->on_cancel(&r->pub, reason, S.ctx); /* may finish (free) r */
+                S.opts->on_cancel(&c->pub, reason, S.ctx); /* may finish (free) c */
         }
         return 0;
     }
     case UHW__V1__TO_WORKER__MSG_SHUTDOWN: {
         unsigned grace = msg->shutdown->grace_ms;
-        uhw__v1__to_worker__free_unpacked(msg, NULL);
+        req_put(r);
         begin_stop(grace);
         return 0;
     }
-    case UHW__V1__TO_WORKER__MSG_CONFIGURE:
-        on_configure(msg);
+    case UHW__V1__TO_WORKER__MSG_CONFIGURE: {
+        /* The settings outlive this frame: unpack it again into memory of their own. */
+        req_put(r);
+        Uhw__V1__ToWorker *own = uhw__v1__to_worker__unpack(NULL, n, p);
+        if (own == NULL) {
+            fprintf(stderr, "uhw: out of memory storing settings\n");
+            return 0;
+        }
+        on_configure(own);
         return 0;
+    }
     default:
         break; /* a message of a newer protocol: ignored */
     }
-    uhw__v1__to_worker__free_unpacked(msg, NULL);
+    req_put(r);
     return 0;
 }
 
@@ -922,6 +1094,12 @@ static void loop_free(void)
 {
     while (S.reqs != NULL)
         req_free(S.reqs);
+    while (S.spare != NULL) {
+        req_impl_t *r = S.spare;
+        S.spare = r->next;
+        free(r);
+    }
+    S.nspare = 0;
     while (S.timers != NULL) {
         struct uhw_timer *t = S.timers;
         timer_unlink(t);
@@ -949,6 +1127,7 @@ int uhw_run_opts(const uhw_options_t *opts, uhw_handler_fn handler, void *ctx)
         return -1;
     }
     sdk_init();
+    S.pid = getpid();
     S.running = 1;
     S.stopping = S.eof = 0;
     S.opts = opts;
@@ -998,6 +1177,7 @@ int uhw_run_opts(const uhw_options_t *opts, uhw_handler_fn handler, void *ctx)
             uint64_t wait = S.timers->due > now ? S.timers->due - now : 0;
             timeout = wait > 60000 ? 60000 : (int)wait;
         }
+        out_flush(); /* everything this turn produced, in one write */
         int n = poll(pfds, nw + 1, timeout);
         if (n < 0 && errno != EINTR) {
             fprintf(stderr, "uhw: poll: %s\n", strerror(errno));
@@ -1018,6 +1198,7 @@ int uhw_run_opts(const uhw_options_t *opts, uhw_handler_fn handler, void *ctx)
         run_timers(now_ms());
     }
     free(pfds);
+    out_flush();
     loop_free();
     S.running = 0;
     return ret;

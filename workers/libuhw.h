@@ -22,9 +22,19 @@
  * Rules of the road:
  * - Nothing but this SDK may write to stdout (fd 1): a stray printf() is a protocol error
  *   and the supervisor kills the worker. Log with uhw_log() or to stderr.
- * - Output is written with blocking, whole-frame writes. If the supervisor is gone
- *   (EPIPE), the process exits quietly with status 0. The SDK ignores SIGPIPE (an
+ * - Output is written with blocking, whole-frame writes, in the order it was produced.
+ *   What the callbacks of one loop turn produce is gathered and written at once when the
+ *   turn ends (before the loop waits again), so answers to several requests cost one
+ *   write; pending output is written earlier once it passes 64 KiB, by uhw_keepalive()
+ *   and uhw_flush(), and at exit(). A callback that blocks (sleeps, waits on I/O) after
+ *   sending something the client should see first calls uhw_flush(). If the supervisor
+ *   is gone (EPIPE), the process exits quietly with status 0. The SDK ignores SIGPIPE (an
  *   ignored signal stays ignored across exec: restore SIG_DFL in children that need it).
+ * - Concurrency: a handler that never blocks (it answers at once, or later from a timer,
+ *   an fd watcher or on_cancel) can take many requests at a time: set
+ *   uhw_options_t.concurrency (64, say). The worker then reads several requests per
+ *   wake-up and answers them in one write. The pool's `concurrency:` caps what a worker
+ *   announces (it defaults to 1), so raise it too. A handler that blocks keeps 1.
  * - Not thread-safe: call the SDK from the thread that runs uhw_run() only.
  * - Functions returning int return 0 on success and -1 on failure with errno set:
  *   EINVAL (bad argument, or a call that does not fit the request's state),
@@ -87,7 +97,8 @@ typedef struct uhw_setting {
 typedef void (*uhw_handler_fn)(uhw_req_t *req, void *ctx);
 
 typedef struct uhw_options {
-    unsigned concurrency; /* requests in flight at once, announced in Ready; 0 → 1 */
+    unsigned concurrency; /* requests in flight at once, announced in Ready; 0 → 1; more than 1
+                           * suits handlers that never block (see above) */
     const char *info;     /* free text shown in the supervisor's logs and status; NULL → "" */
     /* A Cancel arrived for an open request: the client is gone, the request timed out
      * (the supervisor already answered 504) or the server is stopping. From now on
@@ -120,6 +131,10 @@ int uhw_set_capacity(unsigned concurrency);
 
 /* Whether Shutdown or EOF has been seen (long streams may want to end early). */
 int uhw_stopping(void);
+
+/* Writes the output gathered so far now instead of at the end of the loop turn (see the
+ * rules above). Exits like any write does when the supervisor is gone. */
+void uhw_flush(void);
 
 /* ---------------------------------------------------------------- reading requests */
 
@@ -196,8 +211,8 @@ int uhw_sse_comment(uhw_req_t *req, const char *text);
  * refused (-1 EINVAL). */
 int uhw_ndjson(uhw_req_t *req, const char *json_text);
 
-/* Sends KeepAlive: resets the request's timeout and the worker's stuck clock. A NULL
- * req sends id 0 (the stuck clock only). */
+/* Sends KeepAlive at once (with any output gathered before it): resets the request's
+ * timeout and the worker's stuck clock. A NULL req sends id 0 (the stuck clock only). */
 int uhw_keepalive(uhw_req_t *req);
 
 /* ---------------------------------------------------------------- logging */

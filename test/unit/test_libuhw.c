@@ -71,6 +71,29 @@ static void watch_ready(int fd, short revents, void *arg)
     free(j);
 }
 
+/* A pipe the test opens (writes a byte to) to let a blocked handler go on: what the worker
+ * sends before it blocks must reach the test while it is blocked. Created before fork. */
+static int gate[2] = {-1, -1};
+
+static void wait_gate(void)
+{
+    /* Bounded: when the test fails it never opens the gate, and the worker must not stay
+     * blocked (holding the test's stdout) after the test run. */
+    struct pollfd pfd = {.fd = gate[0], .events = POLLIN};
+    char c;
+    if (poll(&pfd, 1, 10000) != 1 || read(gate[0], &c, 1) != 1)
+        uhw_log(UHW_LOG_ERROR, "the gate did not open");
+}
+
+/* Byte i of chunk k of /big: a pattern that shows a lost, repeated or reordered byte. */
+static uint8_t big_byte(size_t k, size_t i)
+{
+    return (uint8_t)(i * 7 + k * 13 + (i >> 8));
+}
+
+#define BIG_CHUNK ((size_t)100 << 10) /* each larger than libuhw's 64 KiB flush threshold */
+#define BIG_CHUNKS 3
+
 static void handler(uhw_req_t *req, void *ctx)
 {
     (void)ctx;
@@ -133,6 +156,50 @@ static void handler(uhw_req_t *req, void *ctx)
     } else if (strcmp(p, "/fail-stream") == 0) {
         uhw_stream_start(req, 200, NULL, 0);
         uhw_fail(req, 504, "timeout", -1, 9, 7, NULL);
+    } else if (strcmp(p, "/gate") == 0) {
+        /* Output is gathered until the turn ends; uhw_flush sends it before we block. */
+        uhw_stream_start(req, 200, NULL, 0);
+        uhw_stream_write(req, "before", 6);
+        uhw_flush();
+        wait_gate();
+        uhw_stream_end(req, NULL);
+    } else if (strcmp(p, "/keepalive-gate") == 0) {
+        uhw_keepalive(req); /* goes out at once, without uhw_flush */
+        wait_gate();
+        uhw_respond_text(req, 200, NULL, "after\n");
+    } else if (strcmp(p, "/big") == 0) {
+        /* More than the output buffer holds, then block: the data must already be out. */
+        static uint8_t chunk[BIG_CHUNK];
+        uhw_stream_start(req, 200, NULL, 0);
+        for (size_t k = 0; k < BIG_CHUNKS; ++k) {
+            for (size_t i = 0; i < BIG_CHUNK; ++i)
+                chunk[i] = big_byte(k, i);
+            uhw_stream_write(req, chunk, BIG_CHUNK);
+        }
+        wait_gate();
+        uhw_log_req(req, UHW_LOG_INFO, "big done");
+        uhw_stream_end(req, NULL);
+    } else if (strcmp(p, "/exit") == 0) {
+        uhw_respond_text(req, 200, NULL, "bye\n"); /* gathered: exit() must still send it */
+        exit(7);
+    } else if (strcmp(p, "/fork") == 0) {
+        uhw_respond_text(req, 200, NULL, "parent\n"); /* pending while the child exits */
+        pid_t pid = fork();
+        if (pid == 0)
+            exit(0); /* inherited a copy of the pending output: must not write it */
+        if (pid > 0)
+            waitpid(pid, NULL, 0);
+    } else if (strcmp(p, "/headers") == 0) {
+        /* Every request header back as a response header "X-<name>" (more than libuhw keeps
+         * inline), and the body back as the body. */
+        uhw_header_t h[32];
+        static char names[32][64];
+        size_t n = req->nheaders < 32 ? req->nheaders : 32;
+        for (size_t i = 0; i < n; ++i) {
+            snprintf(names[i], sizeof(names[i]), "X-%s", req->headers[i].name);
+            h[i] = (uhw_header_t){names[i], req->headers[i].value, req->headers[i].value_len};
+        }
+        uhw_respond(req, 200, h, n, req->body, req->body_len);
     } else if (strcmp(p, "/setting") == 0) {
         const char *v = uhw_setting("k");
         uhw_respond_text(req, 200, NULL, v != NULL ? v : "(null)");
@@ -654,6 +721,252 @@ static void test_supervisor_gone(void **state)
     expect_exit(&c, 0, NULL); /* EPIPE: quiet exit, not SIGPIPE */
 }
 
+/* Requests of every size, one after the other (each reuses the memory the last one gave
+ * back): a big one spills out of the request's inline memory, a small one follows; every
+ * header and body byte comes back as sent, with more response headers than fit inline. */
+static void test_request_memory(void **state)
+{
+    (void)state;
+    child_t c = start();
+    static char bigval[10000], body[100000];
+    memset(bigval, 'v', sizeof(bigval) - 1);
+    for (size_t i = 0; i < sizeof(body) - 1; ++i)
+        body[i] = (char)('a' + i % 26);
+    for (int round = 0; round < 3; ++round) {
+        size_t nh = round == 1 ? 2 : 12;
+        Uhw__V1__Header hv[12], *hs[12];
+        char names[12][16], vals[12][16];
+        for (size_t i = 0; i < nh; ++i) {
+            Uhw__V1__Header init = UHW__V1__HEADER__INIT;
+            hv[i] = init;
+            snprintf(names[i], sizeof(names[i]), "h%d-%zu", round, i);
+            snprintf(vals[i], sizeof(vals[i]), "v%d.%zu", round, i);
+            hv[i].name = names[i];
+            hv[i].value.data = (uint8_t *)(i == 3 && round != 1 ? bigval : vals[i]);
+            hv[i].value.len = strlen((const char *)hv[i].value.data);
+            hs[i] = &hv[i];
+        }
+        uint64_t id = 60 + (uint64_t)round;
+        send_request_full(&c, id, "/headers", "", hs, nh, round == 1 ? "small" : body);
+        Uhw__V1__FromWorker *m = next_of(&c, UHW__V1__FROM_WORKER__MSG_RESPONSE, id);
+        assert_int_equal(m->response->n_headers, nh);
+        for (size_t i = 0; i < nh; ++i) {
+            char want[32];
+            snprintf(want, sizeof(want), "X-%s", names[i]);
+            assert_string_equal(m->response->headers[i]->name, want);
+            assert_int_equal(m->response->headers[i]->value.len, hv[i].value.len);
+            assert_memory_equal(m->response->headers[i]->value.data, hv[i].value.data, hv[i].value.len);
+        }
+        const char *want_body = round == 1 ? "small" : body;
+        assert_int_equal(m->response->body.len, strlen(want_body));
+        assert_memory_equal(m->response->body.data, want_body, strlen(want_body));
+        uhw__v1__from_worker__free_unpacked(m, NULL);
+    }
+    close_stdin(&c);
+    expect_log(&c, 0, "shutdown grace=0 stopping=1");
+    assert_int_equal(wait_exit(&c), 0);
+}
+
+/* ---------------------------------------------------------------- batching */
+
+/* Like spawn(), but the worker's stdout is a packet-mode pipe (O_DIRECT): each write(2) of
+ * up to PIPE_BUF bytes is one packet, and one read returns one packet, so the test sees
+ * how many writes the worker made. */
+static child_t spawn_packet(void)
+{
+    int in[2], out[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe2(out, O_DIRECT), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], STDIN_FILENO);
+        dup2(out[1], STDOUT_FILENO);
+        close(in[0]);
+        close(in[1]);
+        close(out[0]);
+        close(out[1]);
+        uhw_options_t o = {.concurrency = 4, .info = "test", .on_cancel = on_cancel,
+                           .on_configure = on_configure, .on_shutdown = on_shutdown};
+        exit(uhw_run_opts(&o, handler, NULL) == 0 ? 0 : 3);
+    }
+    close(in[0]);
+    close(out[1]);
+    return (child_t){.pid = pid, .to = in[1], .from = out[0]};
+}
+
+/* The frames of the worker's next write (one packet), unpacked into m[] (at most max);
+ * returns how many. Fails on a partial frame: a write holds whole frames. */
+static size_t next_write(child_t *c, Uhw__V1__FromWorker **m, size_t max)
+{
+    struct pollfd pfd = {.fd = c->from, .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 5000), 1);
+    static uint8_t buf[65536];
+    ssize_t n = read(c->from, buf, sizeof(buf));
+    assert_true(n > 0);
+    assert_true(n < 4096); /* PIPE_BUF: larger writes would be split into several packets */
+    size_t k = 0, off = 0;
+    while (off < (size_t)n) {
+        size_t hdr, len;
+        assert_int_equal(frame_parse(buf + off, (size_t)n - off, FRAME_DEFAULT_MAX, &hdr, &len), FRAME_OK);
+        assert_true(k < max);
+        m[k] = uhw__v1__from_worker__unpack(NULL, len, buf + off + hdr);
+        assert_non_null(m[k]);
+        ++k;
+        off += hdr + len;
+    }
+    return k;
+}
+
+/* The frame kinds and ids of m[0..n) as text, "response:100 log:101 ...", to compare whole. */
+static void describe(Uhw__V1__FromWorker **m, size_t n, char *out, size_t outsz)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n; ++i) {
+        const char *kind = "?";
+        uint64_t id = 0;
+        switch (m[i]->msg_case) {
+        case UHW__V1__FROM_WORKER__MSG_READY: kind = "ready"; break;
+        case UHW__V1__FROM_WORKER__MSG_RESPONSE: kind = "response"; id = m[i]->response->id; break;
+        case UHW__V1__FROM_WORKER__MSG_STREAM_START: kind = "start"; id = m[i]->stream_start->id; break;
+        case UHW__V1__FROM_WORKER__MSG_STREAM_DATA: kind = "data"; id = m[i]->stream_data->id; break;
+        case UHW__V1__FROM_WORKER__MSG_STREAM_END: kind = "end"; id = m[i]->stream_end->id; break;
+        case UHW__V1__FROM_WORKER__MSG_LOG: kind = "log"; id = m[i]->log->id; break;
+        default: break;
+        }
+        len += (size_t)snprintf(out + len, outsz - len, "%s%s:%llu", i != 0 ? " " : "", kind, (unsigned long long)id);
+        assert_true(len < outsz);
+        uhw__v1__from_worker__free_unpacked(m[i], NULL);
+    }
+}
+
+/* Appends a Request frame to b (several go to the worker in one write). */
+static void add_request(frame_buf_t *b, uint64_t id, const char *path)
+{
+    Uhw__V1__ToWorker m = UHW__V1__TO_WORKER__INIT;
+    Uhw__V1__Request r = UHW__V1__REQUEST__INIT;
+    r.id = id;
+    r.method = "GET";
+    r.path = (char *)path;
+    m.msg_case = UHW__V1__TO_WORKER__MSG_REQUEST;
+    m.request = &r;
+    assert_int_equal(frame_append(b, &m.base), 0);
+}
+
+/* Several requests (and a Cancel) in one write to the worker: all are handled in that
+ * turn, and everything they produce comes back in one write, in the order produced. */
+static void test_batch_one_read_one_write(void **state)
+{
+    (void)state;
+    child_t c = spawn_packet();
+    Uhw__V1__FromWorker *m[32];
+    char got[1024];
+    describe(m, next_write(&c, m, 32), got, sizeof(got));
+    assert_string_equal(got, "ready:0");
+
+    frame_buf_t b;
+    frame_buf_init(&b);
+    add_request(&b, 100, "/hello");
+    add_request(&b, 101, "/sse");
+    Uhw__V1__ToWorker x = UHW__V1__TO_WORKER__INIT;
+    Uhw__V1__Cancel cancel = UHW__V1__CANCEL__INIT;
+    cancel.id = 999; /* unknown: ignored, but the frames after it are still handled */
+    x.msg_case = UHW__V1__TO_WORKER__MSG_CANCEL;
+    x.cancel = &cancel;
+    assert_int_equal(frame_append(&b, &x.base), 0);
+    add_request(&b, 102, "/nope");
+    add_request(&b, 103, "/hello");
+    assert_true(frame_buf_size(&b) < 4096); /* one atomic write: the worker reads it whole */
+    assert_int_equal(write(c.to, frame_buf_bytes(&b), frame_buf_size(&b)), (ssize_t)frame_buf_size(&b));
+    frame_buf_free(&b);
+
+    describe(m, next_write(&c, m, 32), got, sizeof(got));
+    assert_string_equal(got, "response:100 start:101 data:101 data:101 log:101 end:101 response:102 response:103");
+
+    close_stdin(&c);
+    describe(m, next_write(&c, m, 32), got, sizeof(got));
+    assert_string_equal(got, "log:0"); /* shutdown, in a turn of its own */
+    assert_int_equal(wait_exit(&c), 0);
+}
+
+/* The frames of one request arrive one by one in another's: a stream larger than the output
+ * buffer goes out whole, in order, while its handler is still running (bounded buffer). */
+static void test_stream_larger_than_buffer(void **state)
+{
+    (void)state;
+    assert_int_equal(pipe(gate), 0);
+    child_t c = start();
+    frame_buf_t b;
+    frame_buf_init(&b);
+    add_request(&b, 30, "/hello");
+    add_request(&b, 31, "/big");
+    add_request(&b, 32, "/hello");
+    assert_int_equal(write(c.to, frame_buf_bytes(&b), frame_buf_size(&b)), (ssize_t)frame_buf_size(&b));
+    frame_buf_free(&b);
+
+    expect_response(&c, 30, 200, "hi");
+    Uhw__V1__FromWorker *m = next_of(&c, UHW__V1__FROM_WORKER__MSG_STREAM_START, 31);
+    uhw__v1__from_worker__free_unpacked(m, NULL);
+    for (size_t k = 0; k < BIG_CHUNKS; ++k) {
+        m = next_of(&c, UHW__V1__FROM_WORKER__MSG_STREAM_DATA, 31); /* the handler is blocked on the gate */
+        assert_int_equal(m->stream_data->data.len, BIG_CHUNK);
+        for (size_t i = 0; i < BIG_CHUNK; ++i)
+            if (m->stream_data->data.data[i] != big_byte(k, i))
+                fail_msg("chunk %zu byte %zu: %u, expected %u", k, i, m->stream_data->data.data[i], big_byte(k, i));
+        uhw__v1__from_worker__free_unpacked(m, NULL);
+    }
+    assert_int_equal(write(gate[1], "g", 1), 1);
+    expect_log(&c, 31, "big done");
+    expect_end(&c, 31, "");
+    expect_response(&c, 32, 200, "hi");
+    close_stdin(&c);
+    expect_log(&c, 0, "shutdown grace=0 stopping=1");
+    assert_int_equal(wait_exit(&c), 0);
+    close(gate[0]);
+    close(gate[1]);
+}
+
+/* uhw_flush and uhw_keepalive send at once what a callback produced before it blocks. */
+static void test_flush_and_keepalive_before_blocking(void **state)
+{
+    (void)state;
+    assert_int_equal(pipe(gate), 0);
+    child_t c = start();
+    send_request(&c, 40, "/gate");
+    Uhw__V1__FromWorker *m = next_of(&c, UHW__V1__FROM_WORKER__MSG_STREAM_START, 40);
+    uhw__v1__from_worker__free_unpacked(m, NULL);
+    expect_data(&c, 40, "before"); /* while the handler waits for the gate */
+    assert_int_equal(write(gate[1], "g", 1), 1);
+    expect_end(&c, 40, "");
+    send_request(&c, 41, "/keepalive-gate");
+    m = next_of(&c, UHW__V1__FROM_WORKER__MSG_KEEP_ALIVE, 41);
+    assert_int_equal(m->keep_alive->id, 41);
+    uhw__v1__from_worker__free_unpacked(m, NULL);
+    assert_int_equal(write(gate[1], "g", 1), 1);
+    expect_response(&c, 41, 200, "after\n");
+    close_stdin(&c);
+    expect_log(&c, 0, "shutdown grace=0 stopping=1");
+    assert_int_equal(wait_exit(&c), 0);
+    close(gate[0]);
+    close(gate[1]);
+}
+
+/* A handler that answers and then calls exit(): the gathered answer still goes out. A child
+ * it forks and that exits does not send the parent's pending output a second time. */
+static void test_pending_output_at_exit(void **state)
+{
+    (void)state;
+    child_t c = start();
+    send_request(&c, 50, "/fork");
+    expect_response(&c, 50, 200, "parent\n");
+    send_request(&c, 51, "/hello"); /* the next frame is 51's, not a second copy of 50's */
+    expect_response(&c, 51, 200, "hi");
+    send_request(&c, 52, "/exit");
+    expect_response(&c, 52, 200, "bye\n");
+    assert_int_equal(wait_exit(&c), 7);
+}
+
 /* ---------------------------------------------------------------- in-process */
 
 static void test_query_param(void **state)
@@ -706,6 +1019,11 @@ int main(void)
         cmocka_unit_test(test_shutdown_and_configure),
         cmocka_unit_test(test_protocol_error),
         cmocka_unit_test(test_supervisor_gone),
+        cmocka_unit_test(test_request_memory),
+        cmocka_unit_test(test_batch_one_read_one_write),
+        cmocka_unit_test(test_stream_larger_than_buffer),
+        cmocka_unit_test(test_flush_and_keepalive_before_blocking),
+        cmocka_unit_test(test_pending_output_at_exit),
         cmocka_unit_test(test_query_param),
         cmocka_unit_test(test_header_get),
     };
