@@ -250,11 +250,12 @@ typedef struct child {
     size_t nlog;
 } child_t;
 
-static child_t spawn(void)
+/* A worker on pipes; out_flags O_DIRECT makes its stdout a packet pipe (one read = one write). */
+static child_t spawn_with(int out_flags)
 {
     int in[2], out[2], err[2];
     assert_int_equal(pipe(in), 0);
-    assert_int_equal(pipe(out), 0);
+    assert_int_equal(pipe2(out, out_flags), 0);
     assert_int_equal(pipe2(err, O_NONBLOCK), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -279,6 +280,11 @@ static child_t spawn(void)
     close(out[1]);
     close(err[1]);
     return (child_t){.pid = pid, .to = in[1], .from = out[0], .err = err[0]};
+}
+
+static child_t spawn(void)
+{
+    return spawn_with(0);
 }
 
 /* The next frame from the worker (fails the test after 5 s). */
@@ -774,25 +780,7 @@ static void test_request_memory(void **state)
  * how many writes the worker made. */
 static child_t spawn_packet(void)
 {
-    int in[2], out[2];
-    assert_int_equal(pipe(in), 0);
-    assert_int_equal(pipe2(out, O_DIRECT), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(in[0], STDIN_FILENO);
-        dup2(out[1], STDOUT_FILENO);
-        close(in[0]);
-        close(in[1]);
-        close(out[0]);
-        close(out[1]);
-        uhw_options_t o = {.concurrency = 4, .info = "test", .on_cancel = on_cancel,
-                           .on_configure = on_configure, .on_shutdown = on_shutdown};
-        exit(uhw_run_opts(&o, handler, NULL) == 0 ? 0 : 3);
-    }
-    close(in[0]);
-    close(out[1]);
-    return (child_t){.pid = pid, .to = in[1], .from = out[0]};
+    return spawn_with(O_DIRECT);
 }
 
 /* The frames of the worker's next write (one packet), unpacked into m[] (at most max);
