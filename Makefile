@@ -73,7 +73,8 @@ FIXTURES := $(patsubst test/fixtures/%.c,$(B)/tests/fixtures/%,$(wildcard test/f
 
 all: $(B)/uhw $(B)/libuhw.a $(EXAMPLES)
 
-$(PROTO_C) $(PROTO_H): proto/uhw.proto
+# One run makes both files: a grouped target, so a parallel build runs protoc-c once.
+$(PROTO_C) $(PROTO_H) &: proto/uhw.proto
 	@mkdir -p $(B)/gen
 	$(SAY) PROTOC $<
 	$(Q)protoc-c --c_out=$(B)/gen -Iproto proto/uhw.proto
