@@ -18,7 +18,7 @@
 #define LOG_BUFFER ((size_t)1 << 20) /* bytes of lines waiting for a slow stderr reader */
 
 static struct {
-    int journal;          /* JOURNAL_STREAM set: "<N>" prefixes, no timestamps */
+    int journal;          /* stderr is journald's stream: "<N>" prefixes, no timestamps */
     log_level_t min_level;
     sink_t *sink;         /* once log_start: lines go through it */
     char stderr_path[4096]; /* the file stderr was redirected to, or "" */
@@ -28,9 +28,25 @@ static const char *const level_names[] = {"DEBUG", "INFO", "WARNING", "ERROR", "
 /* syslog priorities: debug 7, info 6, warning 4, err 3, crit 2 */
 static const int level_syslog[] = {7, 6, 4, 3, 2};
 
+/* systemd sets JOURNAL_STREAM="DEV:INODE" of the stream it connected to stdout/stderr. The variable
+ * is inherited by everything the service starts, so it only means "stderr is the journal" when
+ * stderr is still that stream (sd_journal_stream_fd(3), systemd.exec(5)): `uhw serve 2>file` run
+ * from a shell inside a unit must keep timestamps. */
+static int stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    char end;
+    struct stat st;
+    if (js == NULL || sscanf(js, "%llu:%llu%c", &dev, &ino, &end) != 2)
+        return 0;
+    return fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+           (unsigned long long)st.st_ino == ino;
+}
+
 void log_init(void)
 {
-    logcfg.journal = getenv("JOURNAL_STREAM") != NULL;
+    logcfg.journal = stderr_is_journal();
     const char *lvl = getenv("UHW_LOG_LEVEL");
     int l = lvl != NULL ? log_level_parse(lvl) : -1;
     logcfg.min_level = l >= 0 ? (log_level_t)l : LOG_INFO;

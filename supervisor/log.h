@@ -3,8 +3,8 @@
  *
  *   2026-11-21T10:00:00.123Z ERROR [api#2 pid=123] message
  *
- * Under systemd (JOURNAL_STREAM set) lines carry a "<N>" syslog priority prefix
- * instead of the timestamp, so journald records the level. Each line is written
+ * When stderr is journald's stream (JOURNAL_STREAM names its device:inode) lines carry a
+ * "<N>" syslog priority prefix instead of the timestamp, so journald records the level. Each line is written
  * with one write(2) so lines from the supervisor never interleave mid-line.
  */
 #ifndef UHW_LOG_H

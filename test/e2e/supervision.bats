@@ -286,7 +286,9 @@ EOF
 
 @test "under systemd (JOURNAL_STREAM) log lines carry <N> priorities instead of timestamps" {
     LOG="$BATS_TEST_TMPDIR/uhw.log"
-    JOURNAL_STREAM=8:1234 UHW_TEST_TAG=$TAG "$UHW" serve "$(crash_config 1)" 2>"$LOG" &
+    : >"$LOG"
+    # systemd names the stream by device:inode; here the "journal" is the file stderr goes to
+    JOURNAL_STREAM=$(stat -c %d:%i "$LOG") UHW_TEST_TAG=$TAG "$UHW" serve "$(crash_config 1)" 2>"$LOG" &
     UHW_PID=$!
     wait_for_log 'ready in'
     URL=$(grep -Eo 'http://[0-9.:]+' "$LOG" | head -1)
@@ -296,6 +298,19 @@ EOF
     grep -Eq '^<6>INFO uhw .* ready in' "$LOG"
     grep -Eq '^<3>ERROR \[crash#0 pid=[0-9]+\] victim id=' "$LOG"
     run grep -Ec '^[0-9]{4}-' "$LOG"
+    assert_output "0"
+}
+
+@test "an inherited JOURNAL_STREAM that is not uhw's stderr is ignored: timestamps, as in a terminal" {
+    # uhw started from a systemd service (a CI runner, a shell in a unit) with 2>file: the
+    # variable names the service's stream, not this file, so journald syntax would be wrong here
+    LOG="$BATS_TEST_TMPDIR/uhw.log"
+    JOURNAL_STREAM=8:1234 UHW_TEST_TAG=$TAG "$UHW" serve "$(crash_config 1)" 2>"$LOG" &
+    UHW_PID=$!
+    wait_for_log 'ready in'
+    uhw_stop
+    grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z INFO uhw .* ready in' "$LOG"
+    run grep -c '^<' "$LOG"
     assert_output "0"
 }
 
