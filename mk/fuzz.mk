@@ -23,6 +23,7 @@ FUZZ_LIBS = $(shell $(PKG_CONFIG) --libs libprotobuf-c jansson yaml-0.1 2>/dev/n
 FUZZ_DEPS_recv := cmd/recv_print.o cmd/reqvars.o cmd/shquote.o proto/frame.o gen/uhw.pb-c.o
 FUZZ_DEPS_fields := cmd/fields.o cmd/reqvars.o cmd/shquote.o proto/frame.o gen/uhw.pb-c.o
 FUZZ_DEPS_frame := proto/frame.o gen/uhw.pb-c.o
+FUZZ_DEPS_libuhw := workers/libuhw.o proto/frame.o proto/rules.o gen/uhw.pb-c.o
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(addprefix $(FUZZ_B)/fuzz_,$(FUZZ_TARGETS))
