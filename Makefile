@@ -118,6 +118,8 @@ UNIT_DEPS_test_config := $(patsubst %.c,%.o,$(wildcard supervisor/config*.c))
 UNIT_DEPS_test_libuhw := workers/libuhw.o proto/frame.o proto/rules.o gen/uhw.pb-c.o
 UNIT_DEPS_test_policy := supervisor/policy.o
 UNIT_DEPS_test_timer := supervisor/timer.o
+# metrics.c asks pools for their numbers: the supervisor's objects (h2o's libraries are linked anyway).
+UNIT_DEPS_test_metrics := $(patsubst %.c,%.o,$(SUP_SRCS)) proto/frame.o proto/rules.o gen/uhw.pb-c.o
 
 .SECONDEXPANSION:
 $(B)/tests/%: $(B)/obj/test/unit/%.o $$(addprefix $(B)/obj/,$$(UNIT_DEPS_$$*))
