@@ -15,13 +15,15 @@ FUZZ_SECONDS ?= 60
 FUZZ_B := build/fuzz
 FUZZ_NAMES := $(patsubst test/fuzz/fuzz_%.c,%,$(wildcard test/fuzz/fuzz_*.c))
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
-FUZZ_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I$(FUZZ_B)/gen -Iproto -Icmd -Iworkers \
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I$(FUZZ_B)/gen -Iproto -Isupervisor -Icmd -Iworkers \
 	-fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
-	$(shell $(PKG_CONFIG) --cflags libprotobuf-c jansson 2>/dev/null)
-FUZZ_LIBS = $(shell $(PKG_CONFIG) --libs libprotobuf-c jansson 2>/dev/null)
+	$(shell $(PKG_CONFIG) --cflags libprotobuf-c jansson yaml-0.1 2>/dev/null)
+FUZZ_LIBS = $(shell $(PKG_CONFIG) --libs libprotobuf-c jansson yaml-0.1 2>/dev/null)
 
 FUZZ_DEPS_recv := cmd/recv_print.o cmd/reqvars.o cmd/shquote.o proto/frame.o gen/uhw.pb-c.o
 FUZZ_DEPS_fields := cmd/fields.o cmd/reqvars.o cmd/shquote.o proto/frame.o gen/uhw.pb-c.o
+FUZZ_DEPS_frame := proto/frame.o gen/uhw.pb-c.o
+FUZZ_DEPS_libuhw := workers/libuhw.o proto/frame.o proto/rules.o gen/uhw.pb-c.o
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(addprefix $(FUZZ_B)/fuzz_,$(FUZZ_TARGETS))

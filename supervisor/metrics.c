@@ -25,7 +25,8 @@ static void put(out_t *o, const char *fmt, ...)
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
-        int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+        /* vsnprintf(NULL, 0, ...) measures; NULL + 0 would be undefined (clang's UBSan says so) */
+        int n = vsnprintf(o->buf != NULL ? o->buf + o->len : NULL, o->cap - o->len, fmt, ap);
         va_end(ap);
         if (n >= 0 && (size_t)n < o->cap - o->len) {
             o->len += (size_t)n;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the unit tests (cmocka, TAP output) and the end-to-end tests (bats, TAP),
 # shows their output, and ends with one line: "N passed, N failed".
-# Environment: UHW_BUILD (build dir, absolute), UHW_ONLY=unit|e2e|suites, UHW_BATS (bats files).
+# Environment: UHW_BUILD (build dir, absolute), UHW_ONLY=unit|e2e|suites, UHW_BATS (bats files),
+# UHW_UNIT_ALSO (more build dirs, absolute, whose unit tests run too: make test's clang build).
 # Suites in other languages (Python, Node...) are test/suites/NAME.sh, each printing TAP.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,16 +25,19 @@ count() { # reads TAP on stdin, echoes it, adds to the totals
 }
 
 if [ -z "${UHW_ONLY:-}" ] || [ "${UHW_ONLY:-}" = unit ]; then
-    for t in "$UHW_BUILD"/tests/test_*; do
-        [ -x "$t" ] || continue
-        echo "# unit: $(basename "$t")"
-        CMOCKA_MESSAGE_OUTPUT=TAP "$t" >"$log" 2>&1
-        rc=$?
-        count <"$log"
-        # A crash before cmocka prints its plan must still count as a failure.
-        if [ $rc -ne 0 ] && ! grep -q '^not ok' "$log"; then
-            echo "not ok - $(basename "$t") exited with status $rc"; failed=$((failed + 1))
-        fi
+    for dir in "$UHW_BUILD" ${UHW_UNIT_ALSO:-}; do
+        label=; [ "$dir" = "$UHW_BUILD" ] || label=" ($(basename "$dir"))"
+        for t in "$dir"/tests/test_*; do
+            [ -x "$t" ] || continue
+            echo "# unit: $(basename "$t")$label"
+            CMOCKA_MESSAGE_OUTPUT=TAP "$t" >"$log" 2>&1
+            rc=$?
+            count <"$log"
+            # A crash before cmocka prints its plan must still count as a failure.
+            if [ $rc -ne 0 ] && ! grep -q '^not ok' "$log"; then
+                echo "not ok - $(basename "$t")$label exited with status $rc"; failed=$((failed + 1))
+            fi
+        done
     done
 fi
 
