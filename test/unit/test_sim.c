@@ -424,8 +424,10 @@ static void job_done(sproc_t *p, job_t *j)
 /* The process reads one frame from its stdin, if a whole one is there. */
 static void proc_read(sproc_t *p)
 {
-    const uint8_t *base = frame_buf_bytes(&p->in) + p->consumed;
     size_t n = frame_buf_size(&p->in) - p->consumed, hdr, len;
+    if (n == 0)
+        return; /* nothing written yet: the buffer may have no memory (no NULL + 0) */
+    const uint8_t *base = frame_buf_bytes(&p->in) + p->consumed;
     if (frame_parse(base, n, FRAME_DEFAULT_MAX, &hdr, &len) != FRAME_OK)
         return;
     Uhw__V1__ToWorker *m = uhw__v1__to_worker__unpack(NULL, len, base + hdr);
