@@ -3,6 +3,8 @@
  */
 #include "ctl.h"
 
+#include <getopt.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,21 @@ int ctl_target_set(ctl_target_t *t, const char *verb, const char *socket, int nr
     if (t->socket != NULL && t->config != NULL)
         return cli_usage_error(verb, "give either CONFIG or -s SOCKET, not both");
     return 0;
+}
+
+int ctl_target_parse(ctl_target_t *t, const char *verb, int argc, char **argv)
+{
+    static const struct option opts[] = {CTL_SOCKET_OPTION, {NULL, 0, NULL, 0}};
+    const char *socket = NULL;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "s:", opts, NULL)) != -1) {
+        if (c != 's')
+            return cli_usage_error(verb, "unknown option or missing argument: '%s'", argv[optind - 1]);
+        socket = optarg;
+    }
+    return ctl_target_set(t, verb, socket, argc - optind, argv + optind);
 }
 
 char *ctl_socket(const ctl_target_t *t)

@@ -24,6 +24,10 @@ typedef struct ctl_target {
  * CONFIG, and not with -s. Returns 0, or CLI_USAGE after printing why. */
 int ctl_target_set(ctl_target_t *t, const char *verb, const char *socket, int nrest, char **rest);
 
+/* For a verb whose only option is -s: parses argv (after the verb) into `t`. Returns 0, or
+ * CLI_USAGE after printing why. */
+int ctl_target_parse(ctl_target_t *t, const char *verb, int argc, char **argv);
+
 /* The socket to call (a string to free): -s as given, or CONFIG's `control`. NULL after
  * printing CONFIG's errors. */
 char *ctl_socket(const ctl_target_t *t);

@@ -3,7 +3,6 @@
  */
 #include "ps.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -22,22 +21,12 @@ static int use_color(void)
 
 int cmd_ps(int argc, char **argv)
 {
-    static const struct option opts[] = {CTL_SOCKET_OPTION, {NULL, 0, NULL, 0}};
     if (cli_wants_help(argc, argv)) {
         cli_print_usage(stdout, "ps", PS_USAGE_ARGS, PS_USAGE_TEXT);
         return CLI_OK;
     }
-    const char *socket = NULL;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "s:", opts, NULL)) != -1) {
-        if (c != 's')
-            return cli_usage_error("ps", "unknown option or missing argument: '%s'", argv[optind - 1]);
-        socket = optarg;
-    }
     ctl_target_t target;
-    if (ctl_target_set(&target, "ps", socket, argc - optind, argv + optind) != 0)
+    if (ctl_target_parse(&target, "ps", argc, argv) != 0)
         return CLI_USAGE;
     char *sock = ctl_socket(&target);
     if (sock == NULL)

@@ -3,7 +3,6 @@
  */
 #include "reload.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,22 +40,12 @@ static void print_changes(const client_result_t *res)
 
 int cmd_reload(int argc, char **argv)
 {
-    static const struct option opts[] = {CTL_SOCKET_OPTION, {NULL, 0, NULL, 0}};
     if (cli_wants_help(argc, argv)) {
         cli_print_usage(stdout, "reload", RELOAD_USAGE_ARGS, RELOAD_USAGE_TEXT);
         return CLI_OK;
     }
-    const char *socket = NULL;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "s:", opts, NULL)) != -1) {
-        if (c != 's')
-            return cli_usage_error("reload", "unknown option or missing argument: '%s'", argv[optind - 1]);
-        socket = optarg;
-    }
     ctl_target_t t;
-    if (ctl_target_set(&t, "reload", socket, argc - optind, argv + optind) != 0)
+    if (ctl_target_parse(&t, "reload", argc, argv) != 0)
         return CLI_USAGE;
 
     /* The file is checked here first, to find its socket; its errors are the server's to report. */
