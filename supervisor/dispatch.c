@@ -139,6 +139,8 @@ struct dispatch {
     size_t pending;               /* QUEUED + ASSIGNED + STREAMING */
     size_t live;                  /* request_t allocated */
     counters_t counters;
+    void (*on_idle)(void *arg);   /* pending fell to 0 (a stop waits for that) */
+    void *on_idle_arg;
 };
 
 static void run(request_t *r, rq_event_t *e);
@@ -219,11 +221,15 @@ static int is_pending(rq_state_t s)
 /* Every state change goes through here: `pending` is derived from the state. */
 static void set_state(request_t *r, rq_state_t s)
 {
-    if (is_pending(r->state) && !is_pending(s))
-        --r->d->pending;
-    else if (!is_pending(r->state) && is_pending(s))
-        ++r->d->pending;
+    dispatch_t *d = r->d;
+    int was = is_pending(r->state);
     r->state = s;
+    if (was && !is_pending(s)) {
+        if (--d->pending == 0 && d->on_idle != NULL)
+            d->on_idle(d->on_idle_arg);
+    } else if (!was && is_pending(s)) {
+        ++d->pending;
+    }
 }
 
 static void count_class(dispatch_t *d, pool_t *p, int status)
@@ -1186,6 +1192,12 @@ dispatch_t *dispatch_create(const uhw_config_t *cfg, timers_t *timers, victims_t
     d->timers = timers;
     d->victims = victims;
     return d;
+}
+
+void dispatch_on_idle(dispatch_t *d, void (*fn)(void *arg), void *arg)
+{
+    d->on_idle = fn;
+    d->on_idle_arg = arg;
 }
 
 void dispatch_set_config(dispatch_t *d, const uhw_config_t *cfg)

@@ -38,6 +38,10 @@ typedef struct counters {
 dispatch_t *dispatch_create(const uhw_config_t *cfg, timers_t *timers, victims_t *victims);
 /* Frees what is left (at exit, after every request is settled or h2o is gone). */
 void dispatch_free(dispatch_t *d);
+/* fn(arg) is called whenever the count of pending requests (dispatch_pending) falls to 0: a
+ * graceful stop waits for that. It is called from inside a request's action, so it must only
+ * schedule work (timers_defer), never touch requests or pools. */
+void dispatch_on_idle(dispatch_t *d, void (*fn)(void *arg), void *arg);
 /* A reload: limits (max_pending, max_body) apply to the next request. */
 void dispatch_set_config(dispatch_t *d, const uhw_config_t *cfg);
 

@@ -739,6 +739,12 @@ static void on_stop_check(utimer_t *t)
     }
 }
 
+/* The last pending request was answered: a stop in STOP_DRAIN can go on. */
+static void on_dispatch_idle(void *arg)
+{
+    check_stopped(arg);
+}
+
 static void on_stop_timer(utimer_t *t)
 {
     server_t *srv = H2O_STRUCT_FROM_MEMBER(server_t, stop_timer, t);
@@ -946,6 +952,7 @@ int server_run(uhw_config_t *cfg, const char *self_dir)
     srv->victims = (victims_t){.cfg = &cfg->victims, .cwd = cfg->dir, .log_fd = -1, .timers = &srv->timers,
                                .reaper = &srv->reaper};
     srv->dispatch = dispatch_create(cfg, &srv->timers, &srv->victims);
+    dispatch_on_idle(srv->dispatch, on_dispatch_idle, srv);
 
     int rc = 1;
     if (setup_signals(srv, &old_mask) != 0) {

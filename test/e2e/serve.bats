@@ -384,3 +384,31 @@ EOF
     run hc "$URL/"
     assert_failure
 }
+
+@test "SIGTERM: uhw stops once the last pending request is answered, not at shutdown_timeout" {
+    # shutdown_timeout is long, so stopping at the timeout instead of at the answer shows
+    # (the stop used to wait the whole timeout whenever a request was pending at SIGTERM).
+    cfg=$(write_config pools <<'EOF'
+listen: [127.0.0.1:0]
+shutdown_timeout: 40s
+pools:
+  - name: slow
+    command: [@BUILD@/workers/crash]
+    workers: 1
+EOF
+)
+    uhw_start "$cfg"
+    hc "$URL/slow?ms=500" >"$BATS_TEST_TMPDIR/out" &
+    client=$!
+    wait_for_log 'crash: GET /slow'
+    local t0=$SECONDS
+    uhw_stop
+    local took=$((SECONDS - t0))
+    wait "$client"
+    run cat "$BATS_TEST_TMPDIR/out"
+    assert_output 'slept 500 ms'
+    assert_equal "$UHW_RC" 0
+    run grep -c 'shutdown_timeout passed' "$LOG"
+    assert_output 0
+    ((took < 30)) || fail "uhw took ${took}s to stop after its last request was answered"
+}

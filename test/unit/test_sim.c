@@ -153,6 +153,7 @@ struct sim {
     char why[512];
     /* counted by the clients */
     unsigned seen_requests, seen_5xx, seen_victims;
+    unsigned idle_calls;    /* dispatch_on_idle callbacks: a stop waits for them */
 };
 
 static sim_t *S;
@@ -816,7 +817,31 @@ static sproc_t *random_proc(void)
 }
 
 /* One step of the scheduler. */
+/* dispatch_on_idle: called exactly when the pending count falls to 0. */
+static void on_idle(void *arg)
+{
+    sim_t *sim = arg;
+    ++sim->idle_calls;
+    if (dispatch_pending(sim->d) != 0)
+        violation("seed %llu: the idle callback ran with %zu requests pending", (unsigned long long)sim->seed,
+                  dispatch_pending(sim->d));
+}
+
+static void step_once(void);
+
+/* One step, and the idle invariant: pending > 0 before and 0 after means the owner was told (a
+ * stop waiting for the last answer would otherwise wait for shutdown_timeout). */
 static void step(void)
+{
+    size_t before = dispatch_pending(S->d);
+    unsigned calls = S->idle_calls;
+    step_once();
+    if (before != 0 && dispatch_pending(S->d) == 0 && S->idle_calls == calls)
+        violation("seed %llu: pending fell from %zu to 0 without the idle callback", (unsigned long long)S->seed,
+                  before);
+}
+
+static void step_once(void)
 {
     unsigned r = below(1000);
     sproc_t *p = random_proc();
@@ -930,6 +955,7 @@ static void run_one(uint64_t seed, unsigned steps)
     char err[256];
     assert_int_equal(victims_open(&sim->victims, err, sizeof(err)), 0);
     sim->d = dispatch_create(cfg, &sim->timers, &sim->victims);
+    dispatch_on_idle(sim->d, on_idle, sim);
     pool_env_t env = {.timers = &sim->timers, .io = &sim_io, .io_ctx = sim};
     sim->pool = pool_create(&cfg->pools[0], &env, &pool_events, sim);
     pool_start(sim->pool, 0);
