@@ -5,6 +5,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { Writable } = require('stream');
 const { FrameReader, FrameWriter, ProtocolError } = require('../lib/framing');
+const { UhwRequest } = require('../lib/request');
 const { v1 } = require('../lib/proto');
 const { build, plain, frame } = require('./messages');
 
@@ -76,6 +77,17 @@ test('bytes that do not decode, and runaway length prefixes, are protocol errors
   assert.throws(() => r2.push(Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x01])), ProtocolError);
   const r3 = new FrameReader(v1.ToWorker, 2 ** 31 - 1, () => {});
   assert.throws(() => r3.push(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x7f])), ProtocolError);
+});
+
+test('bodies and header values are views into the chunk read, not copies', () => {
+  const chunk = frame({ request: { id: 1, headers: [{ name: 'h', value: Buffer.from('v') }], body: Buffer.from('body') } });
+  let request;
+  new FrameReader(v1.ToWorker, 1 << 20, (m) => (request = m.getRequest())).push(chunk);
+  const req = new UhwRequest(request, null);
+  assert.ok(Buffer.isBuffer(req.body));
+  assert.equal(req.body.toString(), 'body');
+  assert.equal(req.body.buffer, chunk.buffer, 'the body shares the chunk\'s memory');
+  assert.equal(request.getHeadersList()[0].getValue_asU8().buffer, chunk.buffer);
 });
 
 // A Writable that records each write call: how many system calls the real pipe would get.

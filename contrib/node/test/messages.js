@@ -10,24 +10,29 @@
 const jspb = require('google-protobuf');
 const { v1 } = require('../lib/proto');
 
-// A repeated message field's element class, where it is not named after the field as a
-// singular message field is (request → Request).
-const ELEMENT_CLASS = { headers: v1.Header, settings: v1.Setting };
-
 const pascal = (key) => key[0].toUpperCase() + key.slice(1);
 const camel = (name) => name[0].toLowerCase() + name.slice(1);
 const fromEnumCase = (name) => name.toLowerCase().replace(/_(.)/g, (_, c) => c.toUpperCase());
 
+// The class of a uhw.v1 message field: named after the field (request → Request), except the
+// repeated ones.
+const REPEATED_CLASS = { headers: v1.Header, settings: v1.Setting };
+
+function uhwClass(key) {
+  return REPEATED_CLASS[key] || v1[pascal(key)];
+}
+
 // build(v1.ToWorker, {request: {id: 1, headers: [{name: 'host', value: Buffer}]}}). A key the
-// message does not have fails (its setter is undefined).
-function build(Class, obj) {
+// message does not have fails (its setter is undefined). classOf(key) is the class of the
+// message field `key` (for other packages than uhw.v1).
+function build(Class, obj, classOf = uhwClass) {
   const msg = new Class();
   for (const [key, value] of Object.entries(obj)) {
+    const isMessage = (v) => v !== null && typeof v === 'object' && !(v instanceof Uint8Array);
     if (Array.isArray(value)) {
-      const element = ELEMENT_CLASS[key];
-      msg[`set${pascal(key)}List`](element ? value.map((v) => build(element, v)) : value);
-    } else if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
-      msg[`set${pascal(key)}`](build(v1[pascal(key)], value));
+      msg[`set${pascal(key)}List`](value.map((v) => (isMessage(v) ? build(classOf(key), v, classOf) : v)));
+    } else if (isMessage(value)) {
+      msg[`set${pascal(key)}`](build(classOf(key), value, classOf));
     } else {
       msg[`set${pascal(key)}`](value);
     }
@@ -42,8 +47,8 @@ function plainValue(v) {
 }
 
 // The fields of a generated message as a plain object: repeated fields under their own name
-// (headers, not headersList), bytes as Buffers, unset message fields left out, and for a oneof
-// its case under the oneof's name ({msg: 'streamStart', streamStart: {...}}).
+// (headers, not headersList), bytes as Buffers, fields with presence (messages, oneof members)
+// only when set, and for a oneof its case under the oneof's name ({msg: 'streamStart', ...}).
 function plain(msg) {
   const out = {};
   const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(msg));
@@ -55,8 +60,9 @@ function plain(msg) {
       if (set !== undefined) out[camel(oneof[1])] = fromEnumCase(set);
       continue;
     }
-    const field = /^get([A-Z]\w*?)(List)?(_asU8)?$/.exec(name);
+    const field = /^get([A-Z][A-Za-z0-9]*?)(List)?(_asU8)?$/.exec(name); // not _asB64
     if (!field || (!field[3] && methods.includes(`${name}_asU8`))) continue; // bytes: read as U8
+    if (methods.includes(`has${field[1]}`) && !msg[`has${field[1]}`]()) continue; // not set
     const value = msg[name]();
     if (value === null || value === undefined) continue;
     out[camel(field[1])] = Array.isArray(value) ? value.map(plainValue) : plainValue(value);
@@ -95,4 +101,4 @@ function splitFrames(buf) {
   return { frames, rest: buf.subarray(pos) };
 }
 
-module.exports = { build, plain, frame, splitFrames, varint };
+module.exports = { build, plain, frame, splitFrames, pascal, camel };
