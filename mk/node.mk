@@ -1,6 +1,7 @@
 # The Node SDK: the npm package uhw-worker in contrib/node (see contrib/node/README.md).
 #
-#   make            npm ci (from package-lock.json) and code generation from proto/uhw.proto,
+#   make            npm ci (from package-lock.json) and code generation from proto/uhw.proto
+#                   (protoc with the plugin scripts/protoc-gen-uhwjs: google-protobuf classes),
 #                   then $(B)/node/uhw-worker -> contrib/node, so NODE_PATH=$(B)/node (which uhw
 #                   gives its workers) makes require('uhw-worker') work. Skipped, with a notice,
 #                   when npm is not installed (make deps installs it).
@@ -29,8 +30,10 @@ $(NODE_MODULES): $(NODE_SDK)/package-lock.json $(NODE_SDK)/package.json
 	$(Q)cd $(NODE_SDK) && $(NODE_NPM) ci --ignore-scripts >/dev/null
 	@touch $@
 
-$(NODE_GEN): proto/uhw.proto $(NODE_SDK)/scripts/gen.js $(NODE_MODULES)
-	$(SAY) PBJS $@
+NODE_PLUGIN := $(NODE_SDK)/scripts/protoc-gen-uhwjs $(wildcard $(NODE_SDK)/scripts/jspb-gen/*.js)
+
+$(NODE_GEN): proto/uhw.proto $(NODE_SDK)/scripts/gen.js $(NODE_PLUGIN) $(NODE_MODULES)
+	$(SAY) PROTOC $@
 	$(Q)cd $(NODE_SDK) && node scripts/gen.js
 
 $(B)/node/.uhw-worker: $(NODE_GEN)
@@ -42,7 +45,7 @@ deps: deps-node
 deps-node:
 	@sh $(NODE_SDK)/scripts/npm-deps.sh install
 
-# A copy with production dependencies only (protobufjs and long), from npm's cache when it can.
+# A copy with production dependencies only (google-protobuf), from npm's cache when it can.
 install: install-node
 install-node: node
 	@if ! command -v npm >/dev/null 2>&1 || [ ! -e $(B)/node/.uhw-worker ]; then \

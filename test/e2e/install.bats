@@ -42,7 +42,7 @@ P=/usr/local
     if command -v npm >/dev/null; then
         [ -f "$DEST$P/lib/uhw/node/uhw-worker/package.json" ]
         [ -f "$DEST$P/lib/uhw/node/uhw-worker/lib/index.js" ]
-        [ -d "$DEST$P/lib/uhw/node/uhw-worker/node_modules/protobufjs" ]
+        [ -f "$DEST$P/lib/uhw/node/uhw-worker/node_modules/google-protobuf/google-protobuf.js" ]
     fi
     # Nothing is installed outside PREFIX, and nothing names the staging directory.
     run find "$DEST" -mindepth 1 -maxdepth 2

@@ -11,7 +11,11 @@ fi
 if [ ! -e node_modules/.package-lock.json ]; then
     npm ci --ignore-scripts --loglevel=error --no-audit --no-fund >&2
 fi
-if [ ! gen/uhw_pb.js -nt ../../proto/uhw.proto ]; then # missing or older
-    node scripts/gen.js >&2
-fi
+# Regenerate when gen/uhw_pb.js is missing or older than the .proto or the generator.
+for src in ../../proto/uhw.proto scripts/gen.js scripts/protoc-gen-uhwjs scripts/jspb-gen/*.js; do
+    if [ ! gen/uhw_pb.js -nt "$src" ]; then
+        node scripts/gen.js >&2
+        break
+    fi
+done
 exec node --test --test-reporter=tap test/*.test.js

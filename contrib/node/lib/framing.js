@@ -1,10 +1,11 @@
 'use strict';
 // The framing of DESIGN.md §2 over a byte stream: each message is its length as a protobuf
-// varint, then the message. protobufjs reads and writes the varints and the messages; this file
-// only decides where frames start and end, whatever the chunks a pipe read happens to return
-// (a frame split at any byte, several frames in one chunk), and batches what the worker writes.
+// varint, then the message. google-protobuf's BinaryReader and BinaryWriter read and write the
+// messages, and BinaryWriter the length prefixes too; this file decides where frames start and
+// end, whatever the chunks a pipe read happens to return (a frame split at any byte, several
+// frames in one chunk), and batches what the worker writes.
 
-const { Reader } = require('protobufjs/minimal');
+const { BinaryReader, BinaryWriter } = require('google-protobuf');
 
 class ProtocolError extends Error {
   constructor(message) {
@@ -16,12 +17,21 @@ class ProtocolError extends Error {
 // A varint of at most this many bytes holds any length we accept (< 2^32).
 const MAX_PREFIX = 5;
 
+// The value of the varint in buf[pos..end] (end: its last byte). google-protobuf 4 has no public
+// way to read a bare varint (its BinaryDecoder is internal, and BinaryReader reads fields,
+// tag first); FrameReader has found where the prefix ends by then, so this is the sum.
+function prefixValue(buf, pos, end) {
+  let value = 0;
+  for (let i = end; i >= pos; --i) value = value * 128 + (buf[i] & 0x7f);
+  return value;
+}
+
 // Splits a byte stream into messages. push(chunk) calls onMessage(message) for every frame the
 // bytes so far complete, in order, and throws ProtocolError on a frame longer than maxFrame or
 // bytes that do not decode (the stream cannot be resynchronised after that).
 class FrameReader {
   constructor(type, maxFrame, onMessage) {
-    this.type = type;            // generated message type (ToWorker, or FromWorker in tests)
+    this.type = type;            // generated message class (ToWorker, or FromWorker in tests)
     this.maxFrame = maxFrame;
     this.onMessage = onMessage;
     this.parts = [];             // the bytes of an incomplete frame, as received
@@ -39,7 +49,6 @@ class FrameReader {
       this.parts = [];
       this.have = this.need = 0;
     }
-    const reader = Reader.create(buf);
     let pos = 0;
     while (pos < buf.length) {
       // Is the length prefix complete? (Its last byte has the high bit clear.)
@@ -48,17 +57,19 @@ class FrameReader {
       if (end - pos >= MAX_PREFIX) throw new ProtocolError(`length prefix longer than ${MAX_PREFIX} bytes`);
       if (end === buf.length) break;
       if (end - pos === MAX_PREFIX - 1 && buf[end] > 0x0f) throw new ProtocolError('length prefix over 2^32');
-      reader.pos = pos;
-      const len = reader.uint32();
+      const len = prefixValue(buf, pos, end);
       if (len > this.maxFrame) throw new ProtocolError(`frame of ${len} bytes announced, more than the ${this.maxFrame} accepted`);
-      const start = reader.pos;
+      const start = end + 1;
       if (buf.length - start < len) {
         this.need = start - pos + len;
         break;
       }
       let message;
       try {
-        message = this.type.decode(reader, len);
+        // aliasBytesFields: bytes fields (a request's body, header values) are views into
+        // `buf`, not copies. Nothing writes to a chunk once read, and each chunk is its own memory.
+        const reader = new BinaryReader(buf, start, len, { aliasBytesFields: true });
+        message = this.type.deserializeBinaryFromReader(new this.type(), reader);
       } catch (err) {
         throw new ProtocolError(`undecodable frame of ${len} bytes: ${err.message}`);
       }
@@ -83,7 +94,7 @@ class FrameReader {
 // longer than maxFrame throws before anything is queued.
 class FrameWriter {
   constructor(type, stream, maxFrame) {
-    this.type = type;            // generated message type (FromWorker, or ToWorker in tests)
+    this.type = type;            // generated message class (FromWorker, or ToWorker in tests)
     this.stream = stream;
     this.maxFrame = maxFrame;
     this.queue = [];
@@ -92,11 +103,12 @@ class FrameWriter {
     this.flush = this.flush.bind(this);
   }
 
-  // Encodes `message` now and queues it. Returns the frame's length.
+  // Encodes `message` (an instance of the generated class) now and queues it. Returns the
+  // frame's length, prefix included.
   send(message) {
-    const frame = this.type.encodeDelimited(message).finish();
-    const prefix = varintLength(frame.length);
-    if (frame.length - prefix > this.maxFrame) throw new RangeError(`uhw-worker: a ${frame.length - prefix}-byte frame is over max_frame (${this.maxFrame} bytes)`);
+    const frame = encodeFrame(message, this.type);
+    const size = frame.length - prefixLength(frame);
+    if (size > this.maxFrame) throw new RangeError(`uhw-worker: a ${size}-byte frame is over max_frame (${this.maxFrame} bytes)`);
     if (this.queue.length === 0) process.nextTick(this.flush);
     this.queue.push(frame);
     this.queuedBytes += frame.length;
@@ -145,13 +157,21 @@ class FrameWriter {
   }
 }
 
-function varintLength(n) {
-  let len = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    ++len;
-  }
-  return len;
+// A frame is what a message field numbered 1 looks like on the wire, without its tag: the tag
+// (1 << 3 | wire type 2) is the single byte 0x0a, then the length varint and the message. So
+// BinaryWriter writes the prefix, and the frame is a view past the tag, not a copy.
+function encodeFrame(message, type) {
+  const writer = new BinaryWriter();
+  writer.writeMessage(1, message, type.serializeBinaryToWriter);
+  const bytes = writer.getResultBuffer();
+  return Buffer.from(bytes.buffer, bytes.byteOffset + 1, bytes.length - 1);
+}
+
+// Bytes of the frame's length prefix: every byte of a varint but the last has its high bit set.
+function prefixLength(frame) {
+  let n = 1;
+  while (frame[n - 1] & 0x80) ++n;
+  return n;
 }
 
 module.exports = { FrameReader, FrameWriter, ProtocolError };

@@ -2,27 +2,24 @@
 // The request a handler sees: the fields of the Request frame under JavaScript names, plus
 // conveniences computed on first use (headers as an object, URLSearchParams, JSON body).
 
-// uint64 fields decode as Long objects when protobufjs has `long` (it does); request ids are
-// counters far below 2^53, so a number is exact.
-function toNumber(v) {
-  return typeof v === 'number' ? v : v.toNumber();
-}
+const { asBuffer } = require('./bytes');
 
 class UhwRequest {
+  // `msg` is the v1.Request; its id (uint64) is a number, exact: ids stay far below 2^53.
   constructor(msg, res) {
-    this.id = toNumber(msg.id);
-    this.method = msg.method;
-    this.path = msg.path;          // without the query string
-    this.query = msg.query;        // without the '?', not decoded
-    this.body = msg.body;          // Buffer (empty when there is none)
-    this.remoteAddr = msg.remoteAddr;
-    this.remotePort = msg.remotePort;
-    this.scheme = msg.scheme;      // "http" | "https"
-    this.httpVersion = msg.httpVersion;
-    this.pool = msg.pool;
-    this.timeoutMs = msg.timeoutMs; // time left before uhw answers 504 (KeepAlive resets it)
+    this.id = msg.getId();
+    this.method = msg.getMethod();
+    this.path = msg.getPath();     // without the query string
+    this.query = msg.getQuery();   // without the '?', not decoded
+    this.body = asBuffer(msg.getBody_asU8()); // Buffer (empty when there is none)
+    this.remoteAddr = msg.getRemoteAddr();
+    this.remotePort = msg.getRemotePort();
+    this.scheme = msg.getScheme(); // "http" | "https"
+    this.httpVersion = msg.getHttpVersion();
+    this.pool = msg.getPool();
+    this.timeoutMs = msg.getTimeoutMs(); // time left before uhw answers 504 (KeepAlive resets it)
     this.res = res;
-    this._headerList = msg.headers;
+    this._headerList = msg.getHeadersList();
     this._raw = null;
     this._headers = null;
   }
@@ -31,7 +28,7 @@ class UhwRequest {
   // values decoded as latin1 (one byte, one character, as Node's http module does).
   get rawHeaders() {
     if (this._raw === null) {
-      this._raw = this._headerList.map((h) => [h.name.toLowerCase(), h.value.toString('latin1')]);
+      this._raw = this._headerList.map((h) => [h.getName().toLowerCase(), asBuffer(h.getValue_asU8()).toString('latin1')]);
     }
     return this._raw;
   }
@@ -95,4 +92,4 @@ class UhwRequest {
   }
 }
 
-module.exports = { UhwRequest, toNumber };
+module.exports = { UhwRequest };

@@ -11,6 +11,8 @@
 
 const { checkStatus, toHeaderList, hasHeader } = require('./rules');
 const { sseEvent, ndjsonLine } = require('./format');
+const { asBuffer } = require('./bytes');
+const frames = require('./frames');
 
 const OPEN = 0;
 const STREAMING = 1;
@@ -21,6 +23,8 @@ const DROPPED = Promise.resolve(false);
 const CANCEL_CODES = ['CLIENT_GONE', 'TIMEOUT', 'SHUTDOWN']; // Cancel.Reason, by number
 const STREAM_CHUNK = 1 << 20; // largest StreamData we write (smaller if max_frame is)
 const FRAME_OVERHEAD = 64;    // ids, tags, lengths around a body or a chunk
+const ERROR_HEADERS = [{ name: 'content-type', value: Buffer.from('text/plain; charset=utf-8') }];
+const ERROR_BODY = Buffer.from('Internal Server Error\n');
 
 // Why a request's signal aborted: `code` is 'CLIENT_GONE', 'TIMEOUT' or 'SHUTDOWN'. Its name is
 // AbortError, as fetch, timers/promises and streams use for an abort.
@@ -35,7 +39,7 @@ class UhwCancelError extends Error {
 function toBytes(chunk) {
   if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
   if (Buffer.isBuffer(chunk)) return chunk;
-  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (chunk instanceof Uint8Array) return asBuffer(chunk);
   if (chunk instanceof ArrayBuffer) return Buffer.from(chunk);
   if (chunk == null) return Buffer.alloc(0);
   throw new TypeError(`uhw-worker: body must be a string, a Buffer or a Uint8Array, not ${typeof chunk}`);
@@ -96,7 +100,7 @@ class UhwResponse {
     if (this._state !== OPEN) throw new Error(`uhw-worker: res.start(): the response was already ${this._state === DONE ? 'finished' : 'started'}`);
     const st = checkStatus(status);
     const list = toHeaderList(headers);
-    if (this._cancel === null) this._port.send({ streamStart: { id: this.id, status: st, headers: list } });
+    if (this._cancel === null) this._port.send(frames.streamStart(this.id, st, list));
     this._state = STREAMING;
     return this;
   }
@@ -111,7 +115,7 @@ class UhwResponse {
     if (this._cancel !== null) return DROPPED;
     for (let off = 0; off < data.length; off += this._chunk) {
       const piece = off === 0 && data.length <= this._chunk ? data : data.subarray(off, off + this._chunk);
-      this._port.send({ streamData: { id: this.id, data: piece } });
+      this._port.send(frames.streamData(this.id, piece));
     }
     const wait = this._port.writable();
     return wait === null ? SENT : wait.then(() => this._cancel === null);
@@ -140,15 +144,15 @@ class UhwResponse {
     const failed = error !== undefined && error !== null && error !== '';
     if (this._state === OPEN) {
       if (failed) this._finish(this._errorResponse());
-      else this._finish({ response: { id: this.id, status: 200 } });
+      else this._finish(frames.response(this.id, 200));
     } else {
-      this._finish({ streamEnd: { id: this.id, error: failed ? errorText(error) : '' } });
+      this._finish(frames.streamEnd(this.id, failed ? errorText(error) : ''));
     }
   }
 
   // KeepAlive: resets the request's timeout and the worker's stuck clock.
   keepAlive() {
-    if (this._state !== DONE && this._cancel === null) this._port.send({ keepAlive: { id: this.id } });
+    if (this._state !== DONE && this._cancel === null) this._port.send(frames.keepAlive(this.id));
   }
 
   log(level, message) {
@@ -189,18 +193,18 @@ class UhwResponse {
     if (isStreamable(body)) return this._pipe(status, headers, body);
     const bytes = toBytes(body);
     if (bytes.length + headerBytes(headers) + FRAME_OVERHEAD <= this._port.maxFrame) {
-      this._finish({ response: { id: this.id, status, headers, body: bytes } });
+      this._finish(frames.response(this.id, status, headers, bytes));
       return undefined;
     }
     // Too large for one frame: the same bytes as a stream of chunks.
-    this._port.send({ streamStart: { id: this.id, status, headers } });
+    this._port.send(frames.streamStart(this.id, status, headers));
     this._state = STREAMING;
     this.write(bytes);
     return this.end();
   }
 
   async _pipe(status, headers, source) {
-    this._port.send({ streamStart: { id: this.id, status, headers } });
+    this._port.send(frames.streamStart(this.id, status, headers));
     this._state = STREAMING;
     for await (const chunk of source) {
       if (this._state === DONE) break; // res.end() was called meanwhile
@@ -219,28 +223,21 @@ class UhwResponse {
       this._port.log('error', `${this._label}: handler failed: ${what}`, this.id);
     }
     if (this._state === DONE) return;
-    if (this._state === STREAMING) this._finish({ streamEnd: { id: this.id, error: aborted ? 'cancelled' : 'handler failed' } });
+    if (this._state === STREAMING) this._finish(frames.streamEnd(this.id, aborted ? 'cancelled' : 'handler failed'));
     else this._finish(this._errorResponse());
   }
 
   _errorResponse() {
-    if (this._cancel !== null) return { response: { id: this.id, status: 500 } };
-    return {
-      response: {
-        id: this.id,
-        status: 500,
-        headers: [{ name: 'content-type', value: Buffer.from('text/plain; charset=utf-8') }],
-        body: Buffer.from('Internal Server Error\n'),
-      },
-    };
+    if (this._cancel !== null) return frames.response(this.id, 500);
+    return frames.response(this.id, 500, ERROR_HEADERS, ERROR_BODY);
   }
 
+  // `frame`: the FromWorker that ends the request (a Response or a StreamEnd).
   _finish(frame) {
     this._state = DONE;
     if (this._cancel !== null) {
       // Only the end matters to uhw now (it frees the slot): no headers, no body.
-      if (frame.response) frame = { response: { id: this.id, status: 200 } };
-      else frame = { streamEnd: { id: this.id, error: '' } };
+      frame = frame.hasResponse() ? frames.response(this.id, 200) : frames.streamEnd(this.id, '');
     }
     this._port.send(frame);
     this._port.finished(this);

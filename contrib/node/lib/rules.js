@@ -11,6 +11,8 @@
 // request headers are decoded): one character, one byte. A character above U+00FF has no byte,
 // so it is refused rather than mangled; pass a Buffer to send other bytes (UTF-8, say).
 
+const { asBuffer } = require('./bytes');
+
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
 const BAD_VALUE_CHAR = /[\x00-\x08\x0a-\x1f\x7f\u0100-\uffff]/;
@@ -46,7 +48,7 @@ function valueBytes(name, value) {
   if (typeof value === 'number' || typeof value === 'bigint') return Buffer.from(String(value), 'latin1');
   if (value instanceof Uint8Array) {
     if (badByte(value)) throw new TypeError(`uhw-worker: header ${name}: value with a control character`);
-    return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    return asBuffer(value);
   }
   throw new TypeError(`uhw-worker: header ${name}: value must be a string, a number or a Buffer, not ${typeof value}`);
 }

@@ -8,8 +8,11 @@ const net = require('net');
 const { FrameReader, FrameWriter } = require('./framing');
 const { claimStdio } = require('./stdio');
 const { v1 } = require('./proto');
-const { UhwRequest, toNumber } = require('./request');
+const frames = require('./frames');
+const { UhwRequest } = require('./request');
 const { UhwResponse } = require('./response');
+
+const Case = v1.ToWorker.MsgCase;
 
 const LEVELS = { debug: 0, info: 1, warning: 2, warn: 2, error: 3, critical: 4 };
 const DEFAULT_MAX_FRAME = 16 * 1024 * 1024;
@@ -66,7 +69,7 @@ function sendLog(level, message, id = 0) {
   const max = Math.min(MAX_LOG, Math.floor((writer.maxFrame - 64) / 3));
   let text = message instanceof Error ? message.stack || String(message) : String(message);
   if (text.length > max) text = `${text.slice(0, max - 1)}…`;
-  writer.send({ log: { level: levelNumber(level), message: text, id } });
+  writer.send(frames.log(levelNumber(level), text, id));
 }
 
 class Worker {
@@ -91,7 +94,7 @@ class Worker {
   }
 
   start() {
-    this.writer.send({ ready: { protocol: 1, concurrency: this.concurrency, info: this.info } });
+    this.writer.send(frames.ready(this.concurrency, this.info));
     const reader = new FrameReader(v1.ToWorker, MAX_IN_FRAME, (m) => this._onMessage(m));
     this.input = fdStream(this.inFd, false);
     this.input.on('data', (chunk) => {
@@ -120,25 +123,27 @@ class Worker {
     return this;
   }
 
+  // `msg`: a v1.ToWorker.
   _onMessage(msg) {
-    switch (msg.msg) {
-      case 'request':
-        this._run(msg.request);
+    switch (msg.getMsgCase()) {
+      case Case.REQUEST:
+        this._run(msg.getRequest());
         break;
-      case 'cancel': {
-        const res = this.open.get(toNumber(msg.cancel.id));
-        if (res !== undefined) res._cancelled(msg.cancel.reason);
+      case Case.CANCEL: {
+        const cancel = msg.getCancel();
+        const res = this.open.get(cancel.getId());
+        if (res !== undefined) res._cancelled(cancel.getReason());
         break;
       }
-      case 'configure': {
+      case Case.CONFIGURE: {
         const settings = {};
-        for (const s of msg.configure.settings) settings[s.key] = s.value;
+        for (const s of msg.getConfigure().getSettingsList()) settings[s.getKey()] = s.getValue();
         this.settings = Object.freeze(settings);
         if (this.onConfigure !== null) this._hook(() => this.onConfigure(this.settings), 'onConfigure');
         break;
       }
-      case 'shutdown':
-        this._stop(msg.shutdown.graceMs);
+      case Case.SHUTDOWN:
+        this._stop(msg.getShutdown().getGraceMs());
         break;
       default:
         break; // a message of a newer protocol revision (or none): ignore it
@@ -146,7 +151,7 @@ class Worker {
   }
 
   _run(msg) {
-    const res = new UhwResponse(this, toNumber(msg.id), `${msg.method} ${msg.path}`);
+    const res = new UhwResponse(this, msg.getId(), `${msg.getMethod()} ${msg.getPath()}`);
     const req = new UhwRequest(msg, res);
     this.open.set(res.id, res);
     let result;
@@ -236,7 +241,7 @@ class Worker {
   // Capacity frame: 0 pauses the worker (uhw sends it no new requests), n > 0 resumes.
   setCapacity(n) {
     if (!Number.isInteger(n) || n < 0) throw new RangeError('uhw-worker: setCapacity(n): n must be an integer >= 0');
-    this.writer.send({ capacity: { concurrency: n } });
+    this.writer.send(frames.capacity(n));
   }
 
   pause() {

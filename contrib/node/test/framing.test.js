@@ -5,7 +5,9 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { Writable } = require('stream');
 const { FrameReader, FrameWriter, ProtocolError } = require('../lib/framing');
-const { v1, frame, num } = require('./helpers');
+const { UhwRequest } = require('../lib/request');
+const { v1 } = require('../lib/proto');
+const { build, plain, frame } = require('./messages');
 
 const messages = [
   { request: { id: 1, method: 'GET', path: '/a', headers: [{ name: 'host', value: Buffer.from('x') }] } },
@@ -17,10 +19,11 @@ const messages = [
 ];
 const stream = Buffer.concat(messages.map(frame));
 
-function summary(m) {
+function summary(message) {
+  const m = plain(message);
   switch (m.msg) {
-    case 'request': return `request ${num(m.request.id)} ${m.request.method} ${m.request.path} ${m.request.body.length}`;
-    case 'cancel': return `cancel ${num(m.cancel.id)} ${m.cancel.reason}`;
+    case 'request': return `request ${m.request.id} ${m.request.method} ${m.request.path} ${m.request.body.length}`;
+    case 'cancel': return `cancel ${m.cancel.id} ${m.cancel.reason}`;
     case 'configure': return `configure ${m.configure.settings.map((s) => `${s.key}=${s.value}`)}`;
     case 'shutdown': return `shutdown ${m.shutdown.graceMs}`;
     default: return 'none';
@@ -76,6 +79,17 @@ test('bytes that do not decode, and runaway length prefixes, are protocol errors
   assert.throws(() => r3.push(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x7f])), ProtocolError);
 });
 
+test('bodies and header values are views into the chunk read, not copies', () => {
+  const chunk = frame({ request: { id: 1, headers: [{ name: 'h', value: Buffer.from('v') }], body: Buffer.from('body') } });
+  let request;
+  new FrameReader(v1.ToWorker, 1 << 20, (m) => (request = m.getRequest())).push(chunk);
+  const req = new UhwRequest(request, null);
+  assert.ok(Buffer.isBuffer(req.body));
+  assert.equal(req.body.toString(), 'body');
+  assert.equal(req.body.buffer, chunk.buffer, 'the body shares the chunk\'s memory');
+  assert.equal(request.getHeadersList()[0].getValue_asU8().buffer, chunk.buffer);
+});
+
 // A Writable that records each write call: how many system calls the real pipe would get.
 class Recorder extends Writable {
   constructor() {
@@ -95,21 +109,21 @@ class Recorder extends Writable {
 test('frames sent in the same tick leave in one write, in order, whole', async () => {
   const out = new Recorder();
   const w = new FrameWriter(v1.FromWorker, out, 1 << 20);
-  for (let id = 1; id <= 50; ++id) w.send({ response: { id, status: 200, body: Buffer.from(`r${id}`) } });
+  for (let id = 1; id <= 50; ++id) w.send(build(v1.FromWorker, { response: { id, status: 200, body: Buffer.from(`r${id}`) } }));
   assert.equal(out.calls.length, 0, 'nothing is written before the tick ends');
   await new Promise((r) => setImmediate(r));
   assert.equal(out.calls.length, 1);
   const bytes = Buffer.concat(out.calls[0]);
   const got = [];
-  new FrameReader(v1.FromWorker, 1 << 20, (m) => got.push(`${num(m.response.id)}:${m.response.body}`)).push(bytes);
+  new FrameReader(v1.FromWorker, 1 << 20, (m) => got.push(`${m.getResponse().getId()}:${Buffer.from(m.getResponse().getBody_asU8())}`)).push(bytes);
   assert.deepEqual(got, Array.from({ length: 50 }, (_, i) => `${i + 1}:r${i + 1}`));
 });
 
 test('a frame over max_frame throws and queues nothing', async () => {
   const out = new Recorder();
   const w = new FrameWriter(v1.FromWorker, out, 1024);
-  assert.throws(() => w.send({ response: { id: 1, body: Buffer.alloc(2000) } }), RangeError);
-  w.send({ response: { id: 2, body: Buffer.alloc(900) } });
+  assert.throws(() => w.send(build(v1.FromWorker, { response: { id: 1, body: Buffer.alloc(2000) } })), RangeError);
+  w.send(build(v1.FromWorker, { response: { id: 2, body: Buffer.alloc(900) } }));
   await new Promise((r) => setImmediate(r));
   assert.equal(out.calls.flat().length, 1);
 });
@@ -124,7 +138,7 @@ test('writable() waits for drain once the stream is above its high-water mark', 
   });
   const w = new FrameWriter(v1.FromWorker, slow, 1 << 20);
   assert.equal(w.writable(), null);
-  w.send({ streamData: { id: 1, data: Buffer.alloc(4000) } });
+  w.send(build(v1.FromWorker, { streamData: { id: 1, data: Buffer.alloc(4000) } }));
   const wait = w.writable();
   assert.ok(wait instanceof Promise);
   let resolved = false;

@@ -1,6 +1,7 @@
 'use strict';
 // Runs a worker script the way uhw does — its fds 0, 1 and 2 on pipes — and talks the protocol
-// to it with the generated protobuf code: send ToWorker messages, await FromWorker messages.
+// to it with the generated protobuf code: send ToWorker messages, await FromWorker messages,
+// both as plain objects (messages.js).
 //
 // Pipes, not Node's child_process pipes: those are UNIX sockets, while uhw uses pipe(2). A FIFO
 // is the same kernel pipe with a name, so the helper makes three in a temporary directory.
@@ -11,8 +12,8 @@ const os = require('os');
 const net = require('net');
 const path = require('path');
 const { spawn, execFileSync } = require('child_process');
-const { Reader } = require('protobufjs/minimal');
 const { v1 } = require('../lib/proto');
+const { frame, plain, splitFrames } = require('./messages');
 
 const SDK = path.resolve(__dirname, '..');
 const WAIT_MS = 30000; // generous: a loaded machine is slow, and a hang fails anyway
@@ -36,7 +37,7 @@ class WorkerProcess {
     const script = workerScript(this.dir, code);
     const childEnv = { ...process.env, UHW_PROTOCOL: '1', ...env };
     delete childEnv.NODE_TEST_CONTEXT; // the child is a worker, not a test file
-    this.messages = [];      // every FromWorker message, in order
+    this.messages = [];      // every FromWorker message, in order, as plain objects
     this.frameSizes = [];    // their encoded lengths (without the prefix)
     this.waiters = [];
     this.stderrText = '';
@@ -81,20 +82,12 @@ class WorkerProcess {
   }
 
   _onData(chunk) {
-    this.buf = Buffer.concat([this.buf, chunk]);
-    for (;;) {
-      const r = Reader.create(this.buf);
-      let len;
-      try {
-        len = r.uint32();
-      } catch {
-        break; // length prefix incomplete
-      }
-      if (this.buf.length - r.pos < len) break;
-      this.messages.push(v1.FromWorker.decode(r, len));
-      this.frameSizes.push(len);
-      this.buf = this.buf.subarray(r.pos);
+    const { frames, rest } = splitFrames(Buffer.concat([this.buf, chunk]));
+    for (const f of frames) {
+      this.messages.push(plain(v1.FromWorker.deserializeBinary(f)));
+      this.frameSizes.push(f.length);
     }
+    this.buf = rest;
     this._wake();
   }
 
@@ -131,7 +124,7 @@ class WorkerProcess {
   // Every frame about request `id` up to and including its final frame (Response or StreamEnd).
   async exchange(id) {
     return this.until(() => {
-      const mine = this.messages.filter((m) => ['response', 'streamStart', 'streamData', 'streamEnd', 'keepAlive'].includes(m.msg) && num(m[m.msg].id) === id);
+      const mine = this.messages.filter((m) => ['response', 'streamStart', 'streamData', 'streamEnd', 'keepAlive'].includes(m.msg) && m[m.msg].id === id);
       const last = mine[mine.length - 1];
       return last && (last.msg === 'response' || last.msg === 'streamEnd') ? mine : undefined;
     }, `the end of request ${id}`);
@@ -174,20 +167,12 @@ class WorkerProcess {
   }
 }
 
-function frame(obj) {
-  return v1.ToWorker.encodeDelimited(obj).finish();
-}
-
-function num(v) {
-  return typeof v === 'number' ? v : v.toNumber();
-}
-
 function brief(m) {
   const body = m[m.msg];
   const out = { [m.msg]: {} };
   for (const k of Object.keys(body)) {
     const v = body[k];
-    out[m.msg][k] = Buffer.isBuffer(v) ? v.toString('utf8').slice(0, 80) : typeof v === 'object' && v && v.toNumber ? v.toNumber() : v;
+    out[m.msg][k] = Buffer.isBuffer(v) ? v.toString('utf8').slice(0, 80) : v;
   }
   return out;
 }
@@ -197,4 +182,4 @@ function header(msg, name) {
   return h === undefined ? undefined : h.value.toString('latin1');
 }
 
-module.exports = { WorkerProcess, frame, num, header, SDK, v1 };
+module.exports = { WorkerProcess, frame, header, SDK, v1 };

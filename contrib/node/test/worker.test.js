@@ -2,7 +2,7 @@
 // The SDK as uhw sees it: a worker process on pipes, driven frame by frame.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { WorkerProcess, frame, num, header } = require('./helpers');
+const { WorkerProcess, frame, header } = require('./helpers');
 
 const LOG_ERROR = 3;
 
@@ -51,7 +51,7 @@ test('a request reaches the handler whole and its answer comes back', async () =
       remoteAddr: '10.0.0.1', remotePort: 5555, scheme: 'https', httpVersion: 'HTTP/2', pool: 'api', timeoutMs: 1234,
     });
     const res = await w.next('response');
-    assert.equal(num(res.id), 9);
+    assert.equal(res.id, 9);
     assert.equal(res.status, 200);
     assert.equal(header(res, 'content-type'), 'application/json');
     assert.equal(header(res, 'x-id'), '9');
@@ -75,7 +75,7 @@ test('a frame split at every byte offset, each half in its own pipe write', asyn
       // split is just not exercised; the answer must be right either way).
       await new Promise((r) => setTimeout(r, 5));
       w.stdin.write(f.subarray(cut));
-      const res = await w.next('response', (r) => num(r.id) === 1000 + i);
+      const res = await w.next('response', (r) => r.id === 1000 + i);
       assert.equal(JSON.parse(res.body).query, `i=${i}`);
     }
   });
@@ -87,9 +87,9 @@ test('many frames in one write are all answered, each once', async () => {
     const n = 200;
     w.stdin.write(Buffer.concat(Array.from({ length: n }, (_, i) => frame({ request: { id: i + 1, method: 'GET', path: `/m${i + 1}` } }))));
     await w.until(() => (w.messages.filter((m) => m.msg === 'response').length === n ? true : undefined), `${n} responses`);
-    const ids = w.messages.filter((m) => m.msg === 'response').map((m) => num(m.response.id));
+    const ids = w.messages.filter((m) => m.msg === 'response').map((m) => m.response.id);
     assert.deepEqual([...ids].sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i + 1));
-    for (const m of w.messages.filter((x) => x.msg === 'response')) assert.equal(JSON.parse(m.response.body).path, `/m${num(m.response.id)}`);
+    for (const m of w.messages.filter((x) => x.msg === 'response')) assert.equal(JSON.parse(m.response.body).path, `/m${m.response.id}`);
   });
 });
 
@@ -201,7 +201,7 @@ serve(async (req, res) => {
 });`;
   await withWorker(code, async (w) => {
     w.request(5);
-    await w.next('streamData', (d) => num(d.id) === 5);
+    await w.next('streamData', (d) => d.id === 5);
     w.send({ cancel: { id: 5, reason: 1 } });
     const frames = await w.exchange(5);
     assert.deepEqual(frames.map((m) => m.msg), ['streamStart', 'streamData', 'streamEnd']);
@@ -259,7 +259,7 @@ function syncThrow() { throw new RangeError('sync'); }`;
     assert.match(errors[1].log.message, /RangeError: sync\n\s+at syncThrow/);
     assert.match(errors[2].log.message, /returned undefined/);
     assert.match(errors[3].log.message, /Error: mid-stream/);
-    assert.deepEqual(errors.map((m) => num(m.log.id)), [1, 2, 3, 4]);
+    assert.deepEqual(errors.map((m) => m.log.id), [1, 2, 3, 4]);
   });
 });
 
@@ -416,7 +416,7 @@ serve(async (req) => { req.log('debug', 'about me'); log(4, new Error('an error 
   await withWorker(code, async (w) => {
     w.request(77);
     await w.exchange(77);
-    const logs = w.messages.filter((m) => m.msg === 'log').map((m) => [m.log.level, num(m.log.id), m.log.message.split('\n')[0]]);
+    const logs = w.messages.filter((m) => m.msg === 'log').map((m) => [m.log.level, m.log.id, m.log.message.split('\n')[0]]);
     assert.deepEqual(logs, [[2, 0, 'before serve'], [0, 77, 'about me'], [4, 0, 'Error: an error object']]);
     assert.equal(w.messages[0].msg, 'log', 'a log before serve() comes before Ready');
   });
