@@ -364,12 +364,17 @@ static void apply_config(server_t *srv, uhw_config_t *nc, reload_result_t *res)
         } else {
             old[at] = NULL;
             unsigned diff = config_pool_diff(pool_cfg(p), pc);
+            /* `uhw scale` may have moved the size off the old file's value: the reload brings it back */
+            unsigned size = pool_size(p), filed = pool_cfg(p)->workers;
             pool_apply_config(p, pc, diff);
             if (diff & CFG_DIFF_PROCESS)
                 reload_note(res, "pool '%s' changed: replacing its workers one by one", pc->name);
             else if (diff & CFG_DIFF_SETTINGS)
                 reload_note(res, "pool '%s': new settings sent to its workers (no restart)", pc->name);
-            if (diff & CFG_DIFF_SLOTS)
+            if (size != pc->workers && size != filed)
+                reload_note(res, "pool '%s' now has %u worker%s (was %u, set by uhw scale)", pc->name, pc->workers,
+                            pc->workers == 1 ? "" : "s", size);
+            else if (size != pc->workers || (diff & CFG_DIFF_SLOTS))
                 reload_note(res, "pool '%s' now has %u worker%s", pc->name, pc->workers, pc->workers == 1 ? "" : "s");
             if (diff == CFG_DIFF_LIVE)
                 reload_note(res, "pool '%s': new limits apply to the next request (no restart)", pc->name);

@@ -220,6 +220,8 @@ EOF
     done
     run "$UHW" reload -s "$SOCK"     # the file says 2
     assert_success
+    assert_output --partial "pool 'sh' now has 2 workers (was 1, set by uhw scale)"
+    refute_output --partial "no change"
     run status_field 's["pools"][0]["size"]'
     assert_output 2
     wait_until_status '"size":2,"alive":2,"ready":2'
