@@ -32,7 +32,7 @@ typedef struct control_ops {
     /* `uhw tail`: a cursor over the stderr lines of POOL's workers (slot -1: every slot), from
      * `last` lines back; NULL with *status 404 when there is no such pool or slot. tail_read calls
      * emit() for each line written since (as "[pool#slot pid=N] line") and returns 0, or -1
-     * once the pool is gone. */
+     * once the pool is gone or the server is stopping and its workers have exited. */
     void *(*tail_open)(void *ctx, const char *pool, int slot, unsigned last, int *status);
     int (*tail_read)(void *ctx, void *cursor, void (*emit)(void *arg, const char *line), void *arg);
     void (*tail_close)(void *ctx, void *cursor);

@@ -620,6 +620,9 @@ static int c_tail_read(void *ctx, void *cursor, void (*emit)(void *arg, const ch
     pool_t *p = routed_pool(srv, c->pool);
     if (p == NULL)
         return -1;
+    /* Stopping, and every worker is gone: nothing more will be written, so a follower ends
+     * (its client exits) instead of holding the stop's last stage open. */
+    int ended = srv->phase == PHASE_STOPPING && srv->stop_stage == STOP_FLUSH;
     for (unsigned s = 0; s < pool_size(p) && s < 1024; ++s) {
         if (c->slot >= 0 && s != (unsigned)c->slot)
             continue;
@@ -635,7 +638,7 @@ static int c_tail_read(void *ctx, void *cursor, void (*emit)(void *arg, const ch
         snprintf(te.prefix, sizeof(te.prefix), "[%s] ", worker_who(w));
         c->at[s].next = worker_tail(w, c->at[s].next, tail_line, &te);
     }
-    return 0;
+    return ended ? -1 : 0;
 }
 
 static void *c_tail_open(void *ctx, const char *name, int slot, unsigned last, int *status)
@@ -760,9 +763,10 @@ static void on_stop_timer(utimer_t *t)
         dispatch_fail_all(srv->dispatch, srv->pools, srv->npools);
         stop_workers(srv);
     } else if (srv->stop_stage == STOP_FLUSH) {
-        size_t live = dispatch_live(srv->dispatch);
-        log_msg(LOG_WARNING, NULL, "%zu response%s still being sent to slow clients after %d ms; exiting anyway", live,
-                live == 1 ? "" : "s", FLUSH_GRACE_MS);
+        size_t live = dispatch_live(srv->dispatch), conns = front_connections(&srv->front);
+        log_msg(LOG_WARNING, NULL,
+                "%zu response%s still being sent, %zu client connection%s still open after %d ms; exiting anyway",
+                live, live == 1 ? "" : "s", conns, conns == 1 ? "" : "s", FLUSH_GRACE_MS);
         exit_now(srv, srv->exit_code);
     }
     check_stopped(srv);

@@ -239,6 +239,33 @@ EOF
     assert_no_workers
 }
 
+@test "uhw tail -f of a quiet worker ends cleanly when the server stops, and does not hold the stop" {
+    # crash prints nothing until asked: the follower has had no line, so no response head either
+    cfg=$(write_config pools <<'EOF'
+listen: [127.0.0.1:0]
+control: uhw.sock
+pools:
+  - name: quiet
+    command: [@BUILD@/workers/crash]
+    workers: 1
+EOF
+)
+    uhw_start "$cfg"
+    out="$BATS_TEST_TMPDIR/follow.out"
+    UHW_TEST_TAG=$TAG "$UHW" tail -f quiet -s "$SOCK" >"$out" 2>&1 &
+    follower=$!
+    local deadline=$((SECONDS + 30))        # the follower's connection, and this request's own
+    until hc --unix-socket "$SOCK" http://uhw/metrics | grep -qx "uhw_open_connections 2" || ((SECONDS > deadline)); do sleep 0.05; done
+    uhw_stop
+    rc=0
+    wait "$follower" || rc=$?
+    cat "$out"
+    assert_equal "$rc" 0
+    assert_equal "$UHW_RC" 0
+    run grep -c 'exiting anyway' "$LOG"     # the stop was not held by the follower
+    assert_output 0
+}
+
 @test "uhw stop --wait: returns once the server has exited, with its exit code; the socket is gone" {
     uhw_start "$(chatty_config 2)"
     run "$UHW" stop --wait -s "$SOCK"
