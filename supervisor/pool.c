@@ -522,13 +522,11 @@ static void on_retry(utimer_t *t)
     }
 }
 
-/* An unplanned exit of a slot's worker: count it, then back off, respawn, or degrade. */
+/* An unplanned exit of a slot's worker: back off and respawn (a restart, counted), or degrade. */
 static void restart_slot(pool_t *p, slot_t *slot, uint64_t lived_ms, const exit_info_t *ei)
 {
     const cfg_pool_t *pc = p->cfg;
     uint64_t t = now(p);
-    ++slot->restarts;
-    ++p->restarts_total;
     slot->failures = policy_next_failures(&pc->backoff, slot->failures, lived_ms);
     if (p->state == PS_DEGRADED) {
         if ((int)slot->id == p->probe_slot) {
@@ -545,6 +543,8 @@ static void restart_slot(pool_t *p, slot_t *slot, uint64_t lived_ms, const exit_
         return;
     }
     window_record(&p->window, t);
+    ++slot->restarts; /* as in_window: the exits that degrade or fail a probe are not restarts */
+    ++p->restarts_total;
     double jitter = (double)(rand() % 2001) / 1000.0 - 1.0; /* in [-1, 1] */
     uint64_t delay = policy_backoff_ms(&pc->backoff, slot->failures, jitter);
     char when[48] = "now", limit[32] = ", no limit";
@@ -577,9 +577,7 @@ static void w_on_exit(worker_t *w, exit_class_t cls, const exit_info_t *ei)
     if (!was_current || cls == EXIT_PLANNED || !serving) {
         /* replaced, removed, asked to stop, or the pool is going away: nothing follows */
     } else if (cls == EXIT_STARTUP && p->startup) {
-        ++slot->restarts;
-        ++p->restarts_total;
-        p->ev->on_startup_failed(p, w, ei->detail);
+        p->ev->on_startup_failed(p, w, ei->detail); /* uhw gives up: no restart */
     } else if (cls == EXIT_RETIRED) {
         /* It retired itself (PHP_FCGI_MAX_REQUESTS style): a recycle, replaced at once. */
         ++p->recycles;
