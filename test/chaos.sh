@@ -398,7 +398,8 @@ main() {
     # BEFORE
     local b_fds b_rss b_zombies b_requests b_victims b_5xx b_lines
     local asan=0
-    grep -q libasan "/proc/$UHW_PID/maps" 2>/dev/null && asan=1
+    # gcc links libasan.so (seen in maps); clang links ASan statically (only its symbols show)
+    { grep -q libasan "/proc/$UHW_PID/maps" || grep -qa -m1 __asan_init "/proc/$UHW_PID/exe"; } 2>/dev/null && asan=1
     b_fds=$(stable_fds)
     b_rss=$(rss_kb)
     b_zombies=$(zombie_children | count_words)
